@@ -1,0 +1,180 @@
+/**
+ * The one set of message schemas, shared by the Lambda handlers, the worker publisher,
+ * the local runtime and (later) the SSE writer and the client SDK.
+ *
+ * zod/mini keeps handler bundles small; unknown fields are stripped (ignored) everywhere.
+ */
+import * as z from 'zod/mini';
+
+export const LIMITS = {
+  /** API Gateway WebSocket message cap; the local runtime closes with 1009 above it. */
+  maxFrameBytes: 128 * 1024,
+  /** Largest client message body we parse for the core actions. */
+  maxClientMessageBytes: 32 * 1024,
+  maxRequestIdLength: 128,
+  maxChannelLength: 256,
+  maxJsonDepth: 32,
+  maxSubscriptionsPerConnection: 100,
+  maxJobMessageLength: 1000,
+  maxErrorFieldLength: 1000,
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Client to server
+
+const requestId = z.optional(z.string().check(z.minLength(1), z.maxLength(LIMITS.maxRequestIdLength)));
+const channelName = z.string().check(z.minLength(1), z.maxLength(LIMITS.maxChannelLength));
+
+export const SubscribeMessage = z.object({
+  action: z.literal('subscribe'),
+  channel: channelName,
+  requestId,
+});
+export const UnsubscribeMessage = z.object({
+  action: z.literal('unsubscribe'),
+  channel: channelName,
+  requestId,
+});
+export const PingMessage = z.object({ action: z.literal('ping'), requestId });
+
+export const ClientMessage = z.discriminatedUnion('action', [SubscribeMessage, UnsubscribeMessage, PingMessage]);
+export type ClientMessage = z.infer<typeof ClientMessage>;
+export type SubscribeMessage = z.infer<typeof SubscribeMessage>;
+export const CLIENT_ACTIONS = ['subscribe', 'unsubscribe', 'ping'] as const;
+
+// ---------------------------------------------------------------------------------------------
+// Worker events (EventBridge detail), validated by the publisher and again by the fan-out
+
+export const JOB_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['completed', 'failed', 'cancelled']);
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+const id = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,128}$/));
+
+export const JobUpdateDetail = z.object({
+  jobId: id,
+  userId: id,
+  status: z.enum(JOB_STATUSES),
+  progress: z.optional(z.number().check(z.gte(0), z.lte(100))),
+  message: z.optional(z.string().check(z.maxLength(LIMITS.maxJobMessageLength))),
+  error: z.optional(
+    z.object({
+      code: z.string().check(z.minLength(1), z.maxLength(128)),
+      message: z.string().check(z.maxLength(LIMITS.maxErrorFieldLength)),
+    }),
+  ),
+  timestamp: z.iso.datetime({ offset: true }),
+  /** Optional per-job ordering from the worker; when present it orders updates instead of timestamp. */
+  sequence: z.optional(z.number().check(z.int(), z.gte(0))),
+});
+export type JobUpdateDetail = z.infer<typeof JobUpdateDetail>;
+
+/** A personal notification; fields beyond `userId` are the product's own and pass through. */
+export const NotificationDetail = z.looseObject({
+  userId: id,
+  type: z.optional(z.string().check(z.maxLength(128))),
+  timestamp: z.optional(z.iso.datetime({ offset: true })),
+});
+export type NotificationDetail = z.infer<typeof NotificationDetail>;
+
+export const DETAIL_TYPES = { jobUpdate: 'job.update', notification: 'user.notification' } as const;
+export const EVENT_SOURCE = 'realtime.workers';
+
+/** The EventBridge envelope as delivered by a rule to SQS. */
+export const EventBridgeEvent = z.object({
+  id: z.string().check(z.minLength(1), z.maxLength(256)),
+  'detail-type': z.string(),
+  source: z.string(),
+  time: z.optional(z.string()),
+  detail: z.unknown(),
+});
+export type EventBridgeEvent = z.infer<typeof EventBridgeEvent>;
+
+// ---------------------------------------------------------------------------------------------
+// Server to client: one envelope with an `event` field
+
+export interface JobUpdateData {
+  type: 'job.update';
+  jobId: string;
+  status: JobStatus;
+  progress?: number;
+  message?: string;
+  error?: { code: string; message: string };
+  timestamp: string;
+}
+
+export type ServerMessage =
+  | { event: 'subscribed'; channel: string; requestId?: string }
+  | { event: 'unsubscribed'; channel: string; requestId?: string }
+  | { event: 'pong'; requestId?: string; timestamp: string }
+  | { event: 'job:update'; channel: string; offset: number; data: JobUpdateData }
+  | { event: 'notification'; channel: string; offset: number; data: Record<string, unknown> }
+  | ErrorMessage;
+
+export interface ErrorMessage {
+  event: 'error';
+  code: string;
+  message: string;
+  requestId?: string;
+  channel?: string;
+  retryAfterMs?: number;
+  timestamp: string;
+}
+
+/** A message that carries a channel offset (kept in history, delivered by the fan-out). */
+export type ChannelMessage = Extract<ServerMessage, { offset: number }>;
+
+/** Schema of server messages, for clients (SDK, tests) that validate what they receive. */
+export const ServerMessageSchema = z.discriminatedUnion('event', [
+  z.object({ event: z.literal('subscribed'), channel: z.string(), requestId: z.optional(z.string()) }),
+  z.object({ event: z.literal('unsubscribed'), channel: z.string(), requestId: z.optional(z.string()) }),
+  z.object({ event: z.literal('pong'), requestId: z.optional(z.string()), timestamp: z.string() }),
+  z.object({
+    event: z.literal('job:update'),
+    channel: z.string(),
+    offset: z.number(),
+    data: z.object({
+      type: z.literal('job.update'),
+      jobId: z.string(),
+      status: z.enum(JOB_STATUSES),
+      progress: z.optional(z.number()),
+      message: z.optional(z.string()),
+      error: z.optional(z.object({ code: z.string(), message: z.string() })),
+      timestamp: z.string(),
+    }),
+  }),
+  z.object({ event: z.literal('notification'), channel: z.string(), offset: z.number(), data: z.record(z.string(), z.unknown()) }),
+  z.object({
+    event: z.literal('error'),
+    code: z.string(),
+    message: z.string(),
+    requestId: z.optional(z.string()),
+    channel: z.optional(z.string()),
+    retryAfterMs: z.optional(z.number()),
+    timestamp: z.string(),
+  }),
+]);
+
+/** Turns zod issues into one short, client-safe sentence (never echoes the input). */
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .slice(0, 3)
+    .map((i) => {
+      const where = i.path.length ? i.path.join('.') : 'message';
+      switch (i.code) {
+        case 'too_big':
+          return `${where} is too long or too large (max ${String(i.maximum)})`;
+        case 'too_small':
+          return `${where} is too short or too small (min ${String(i.minimum)})`;
+        case 'invalid_type':
+          return `${where} must be ${i.expected}`;
+        case 'invalid_union':
+          return where === 'action' ? `unknown action` : `${where} is not valid`;
+        case 'invalid_value':
+          return `${where} must be one of ${i.values.map(String).join(', ')}`;
+        default:
+          return `${where} is not valid`;
+      }
+    })
+    .join('; ');
+}

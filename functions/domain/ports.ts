@@ -1,0 +1,211 @@
+/**
+ * Ports: the small interfaces the domain needs from the outside world. Each has a memory
+ * adapter and a real adapter (DynamoDB, API Gateway management API, SQS), and one contract
+ * suite in test/contract runs against both.
+ *
+ * Times are epoch milliseconds unless a name says otherwise; `expiresAt` is epoch seconds
+ * because that is what DynamoDB TTL reads. Every read ignores items whose `expiresAt` has
+ * passed: DynamoDB deletes expired items up to two days late.
+ */
+import type { ChannelMessage, JobStatus, JobUpdateDetail } from './messages.ts';
+
+export interface Clock {
+  now(): number;
+}
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface Identity {
+  userId: string;
+  name?: string;
+  picture?: string;
+}
+
+export interface TokenVerifier {
+  /** Resolves the caller's identity or throws AuthError. */
+  verify(token: string): Promise<Identity>;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface ConnectionRecord {
+  connectionId: string;
+  userId: string;
+  name?: string;
+  picture?: string;
+  connectedAt: number;
+  sourceIp?: string;
+  userAgent?: string;
+  expiresAt: number;
+}
+
+export interface ConnectionStore {
+  put(connection: ConnectionRecord): Promise<void>;
+  /** Undefined when absent or expired. */
+  get(connectionId: string): Promise<ConnectionRecord | undefined>;
+  delete(connectionId: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface Subscription {
+  connectionId: string;
+  channel: string;
+  /** The subscriber, so delivery can re-check authorization without another read. */
+  userId: string;
+  subscribedAt: number;
+  expiresAt: number;
+}
+
+export type AddSubscriptionOutcome = 'added' | 'exists' | 'limit';
+
+export interface SubscriberPage {
+  items: Subscription[];
+  /** Opaque; present when more subscribers may follow. */
+  cursor?: string;
+}
+
+export interface SubscriptionStore {
+  /** Adds the subscription unless it exists or the connection already has `maxPerConnection`. */
+  add(subscription: Subscription, maxPerConnection: number): Promise<AddSubscriptionOutcome>;
+  /** True when a subscription was removed. */
+  remove(connectionId: string, channel: string): Promise<boolean>;
+  /** Live (unexpired) subscribers of a channel, a page at a time. */
+  listByChannel(channel: string, options: { limit: number; cursor?: string }): Promise<SubscriberPage>;
+  listByConnection(connectionId: string): Promise<Subscription[]>;
+  /** Removes every subscription of the connection; returns the channels it had. */
+  removeConnection(connectionId: string): Promise<string[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** A job's current state; it is also the head of the `jobs.{jobId}` channel. */
+export interface JobState {
+  jobId: string;
+  /** The owner, fixed by the job's first event. */
+  userId: string;
+  status: JobStatus;
+  progress?: number;
+  message?: string;
+  error?: { code: string; message: string };
+  /** The worker's timestamp of the applied update (ISO 8601). */
+  timestamp: string;
+  sequence?: number;
+  /** Offset of the last applied event on `jobs.{jobId}`. */
+  offset: number;
+  lastEventId: string;
+  updatedAt: number;
+  expiresAt: number;
+}
+
+export type JobApplyOutcome =
+  /** Applied: `state.offset` is the new event's offset. */
+  | { kind: 'applied'; state: JobState }
+  /** This event id was the last one applied (a retry after a crash): `state.offset` is its offset. */
+  | { kind: 'already-applied'; state: JobState }
+  | { kind: 'stale'; state: JobState }
+  | { kind: 'terminal'; state: JobState }
+  /** The event names another user than the job's owner; never applied. */
+  | { kind: 'owner-mismatch'; state: JobState };
+
+export interface ChannelStore {
+  /** Applies a job update atomically under the no-regression rules (see decideJobUpdate). */
+  applyJobUpdate(update: JobUpdateDetail, eventId: string, expiresAt: number): Promise<JobApplyOutcome>;
+  getJob(jobId: string): Promise<JobState | undefined>;
+  /** Takes the next offset of a channel that has no state (notifications); idempotent on eventId
+   * for the last event, like applyJobUpdate. */
+  advance(channel: string, eventId: string, expiresAt: number): Promise<{ offset: number; alreadyApplied: boolean }>;
+}
+
+export interface HistoryStore {
+  append(channel: string, message: ChannelMessage, expiresAt: number): Promise<void>;
+  /** Messages with offset > `after`, ascending, at most `limit`. */
+  readAfter(channel: string, after: number, limit: number): Promise<ChannelMessage[]>;
+}
+
+export type ClaimOutcome = 'claimed' | 'done' | 'busy';
+
+/** Remembers which events were processed, so an SQS redelivery never reaches a client twice. */
+export interface EventLedger {
+  /** 'claimed': go ahead; 'done': processed already; 'busy': another invocation holds the lease. */
+  claim(eventId: string, leaseMs: number, expiresAt: number): Promise<ClaimOutcome>;
+  complete(eventId: string, expiresAt: number): Promise<void>;
+  /** Gives up a claim (processing failed) so a redelivery can take it at once. */
+  release(eventId: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export type PostOutcome = 'ok' | 'gone';
+
+/** The API Gateway management API (`@connections`). */
+export interface ConnectionGateway {
+  /** 'gone' for 410; throws GatewayThrottledError on 429 and other errors as they are. */
+  post(connectionId: string, payload: string): Promise<PostOutcome>;
+  disconnect(connectionId: string): Promise<void>;
+}
+
+export class GatewayThrottledError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('Management API throttled the request', options);
+    this.name = 'GatewayThrottledError';
+  }
+}
+
+/** A slice of a big channel's delivery, handed to another invocation. */
+export interface FanoutPageTask {
+  kind: 'fanout.page';
+  channel: string;
+  message: ChannelMessage;
+  /** For jobs: only this user's connections receive it. */
+  owner?: string;
+  cursor: string;
+  /** When the event was published, for the latency metric. */
+  publishedAt?: string;
+}
+
+export interface TaskQueue {
+  enqueue(task: FanoutPageTask): Promise<void>;
+}
+
+export interface DeadLetterSink {
+  /** Parks a message that can never succeed, with the reason, without retrying it. */
+  send(body: string, reason: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export type MetricName =
+  | 'ConnectionsOpened'
+  | 'ConnectionsClosed'
+  | 'AuthFailures'
+  | 'MessagesReceived'
+  | 'InvalidMessages'
+  | 'Subscriptions'
+  | 'SubscriptionsDenied'
+  | 'MessagesDelivered'
+  | 'DeliveryFailures'
+  | 'DeliveryRetries'
+  | 'StaleConnectionsPruned'
+  | 'EventsProcessed'
+  | 'EventsDuplicate'
+  | 'EventsStale'
+  | 'EventsMalformed'
+  | 'EventsRejected'
+  | 'FanoutPagesEnqueued';
+
+export interface Metrics {
+  count(name: MetricName, value?: number): void;
+  /** Milliseconds, e.g. DeliveryLatency from an event's timestamp to the post. */
+  timing(name: 'DeliveryLatency', ms: number): void;
+}
+
+export type LogAttributes = Record<string, unknown>;
+export interface Log {
+  debug(message: string, attributes?: LogAttributes): void;
+  info(message: string, attributes?: LogAttributes): void;
+  warn(message: string, attributes?: LogAttributes): void;
+  error(message: string, attributes?: LogAttributes): void;
+}
+
+export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} };
+export const nullMetrics: Metrics = { count() {}, timing() {} };
