@@ -1,0 +1,65 @@
+/**
+ * Configuration from the environment, read once per cold start. Everything here is plain
+ * data; functions/dependencies.ts turns it into clients and services.
+ */
+
+/** The local runtime's development secret. Refused whenever NODE_ENV is `production`. */
+export const DEVELOPMENT_JWT_SECRET = 'realtime-local-development-secret-never-use-in-production';
+
+export interface Config {
+  tableName: string;
+  dynamodbEndpoint?: string;
+  /** `http(s)://host/stage` of the @connections API; on AWS derived from the request when unset. */
+  managementEndpoint?: string;
+  eventsQueueUrl?: string;
+  deadLetterQueueUrl?: string;
+  sqsEndpoint?: string;
+  jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string; clockToleranceSec: number };
+  fanout: { concurrency: number; pageSize: number; maxAttempts: number };
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const jwt: Config['jwt'] = { clockToleranceSec: intOf(env, 'JWT_CLOCK_TOLERANCE_SEC', 5) };
+  setIf(jwt, 'secret', env['JWT_SECRET']);
+  setIf(jwt, 'jwksUrl', env['JWT_JWKS_URL']);
+  setIf(jwt, 'issuer', env['JWT_ISSUER']);
+  setIf(jwt, 'audience', env['JWT_AUDIENCE']);
+  if (!jwt.jwksUrl && jwt.secret !== undefined) assertUsableSecret(jwt.secret, env['NODE_ENV']);
+
+  const config: Config = {
+    tableName: env['TABLE_NAME'] ?? 'realtime',
+    jwt,
+    fanout: {
+      concurrency: intOf(env, 'FANOUT_CONCURRENCY', 50),
+      pageSize: intOf(env, 'FANOUT_PAGE_SIZE', 1000),
+      maxAttempts: intOf(env, 'FANOUT_MAX_ATTEMPTS', 5),
+    },
+  };
+  setIf(config, 'dynamodbEndpoint', env['DYNAMODB_ENDPOINT']);
+  setIf(config, 'managementEndpoint', env['WS_MANAGEMENT_ENDPOINT']);
+  setIf(config, 'eventsQueueUrl', env['EVENTS_QUEUE_URL']);
+  setIf(config, 'deadLetterQueueUrl', env['EVENTS_DLQ_URL']);
+  setIf(config, 'sqsEndpoint', env['SQS_ENDPOINT']);
+  return config;
+}
+
+/** The development secret (or a short one) must never protect a production deployment. */
+export function assertUsableSecret(secret: string, nodeEnv: string | undefined): void {
+  if (nodeEnv !== 'production') return;
+  if (secret === DEVELOPMENT_JWT_SECRET) throw new Error('The development JWT secret is refused when NODE_ENV=production');
+  if (Buffer.byteLength(secret) < 32) throw new Error('JWT_SECRET must be at least 32 bytes in production');
+}
+
+function intOf(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+function setIf<T extends object, K extends keyof T>(target: T, key: K, value: string | undefined): void {
+  if (value !== undefined && value !== '') target[key] = value as T[K];
+}

@@ -1,0 +1,249 @@
+import { mayReceive } from './authorization.ts';
+import { jobChannel, parseChannel, userChannel } from './channels.ts';
+import type { Delivery } from './delivery.ts';
+import { jobUpdateData } from './jobs.ts';
+import {
+  DETAIL_TYPES,
+  EventBridgeEvent,
+  JobUpdateDetail,
+  NotificationDetail,
+  describeIssues,
+  type ChannelMessage,
+} from './messages.ts';
+import type {
+  ChannelStore,
+  Clock,
+  DeadLetterSink,
+  EventLedger,
+  FanoutPageTask,
+  HistoryStore,
+  Log,
+  Metrics,
+  SubscriptionStore,
+  TaskQueue,
+} from './ports.ts';
+import { TTL, epochSeconds } from './time.ts';
+
+export interface FanoutOptions {
+  /** Subscribers listed (and posted) per invocation; the rest go to other invocations. @default 1000 */
+  pageSize?: number;
+  /** How long a claim on an event holds before another invocation may take it over. @default 60000 */
+  leaseMs?: number;
+  /** @default 24 h */
+  historyTtlSec?: number;
+}
+
+export interface FanoutDeps {
+  channels: ChannelStore;
+  history: HistoryStore;
+  ledger: EventLedger;
+  subscriptions: SubscriptionStore;
+  delivery: Delivery;
+  tasks: TaskQueue;
+  deadLetters: DeadLetterSink;
+  clock: Clock;
+  log: Log;
+  metrics: Metrics;
+}
+
+/** Thrown when a record should be retried later (SQS redelivers it). */
+export class RetryLaterError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RetryLaterError';
+  }
+}
+
+type Work =
+  | { kind: 'malformed'; reason: string }
+  | { kind: 'job'; eventId: string; channel: string; detail: JobUpdateDetail }
+  | { kind: 'notification'; eventId: string; channel: string; detail: NotificationDetail; time: string | undefined }
+  | { kind: 'page'; channel: string; task: FanoutPageTask };
+
+/**
+ * Turns worker events into channel messages and delivers them.
+ *
+ * For each event: validate (malformed events go straight to the dead-letter queue), claim it
+ * in the ledger (an SQS redelivery of a processed event is dropped), apply it to the channel's
+ * state under the no-regression rules, which assigns the channel's next offset, keep it in
+ * history, then post it to the channel's live subscribers a page at a time; pages after the
+ * first are handed to other invocations through the queue, so a big channel is spread out.
+ *
+ * Records of one channel are processed one after another, in the order given, so offsets are
+ * posted in order; different channels proceed in parallel.
+ */
+export class Fanout {
+  readonly #deps: FanoutDeps;
+  readonly #pageSize: number;
+  readonly #leaseMs: number;
+  readonly #historyTtlSec: number;
+  readonly #tails = new Map<string, Promise<unknown>>();
+
+  constructor(deps: FanoutDeps, options: FanoutOptions = {}) {
+    this.#deps = deps;
+    this.#pageSize = options.pageSize ?? 1000;
+    this.#leaseMs = options.leaseMs ?? 60_000;
+    this.#historyTtlSec = options.historyTtlSec ?? TTL.historySec;
+  }
+
+  /** Processes one queue record body; throws when the record must be retried. */
+  processRecord(body: string): Promise<void> {
+    const work = this.#classify(body);
+    if (work.kind === 'malformed') return this.#deadLetter(body, work.reason);
+    return this.#serial(work.channel, () => this.#run(work));
+  }
+
+  /** Chains work per channel; the chain is set up synchronously, so batch order is kept. */
+  #serial(channel: string, fn: () => Promise<void>): Promise<void> {
+    const previous = this.#tails.get(channel) ?? Promise.resolve();
+    const current = previous.then(fn, fn);
+    const tail = current.catch(() => undefined);
+    this.#tails.set(channel, tail);
+    void tail.then(() => {
+      if (this.#tails.get(channel) === tail) this.#tails.delete(channel);
+    });
+    return current;
+  }
+
+  #classify(body: string): Work {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(body);
+    } catch {
+      return { kind: 'malformed', reason: 'body is not JSON' };
+    }
+    if (isPageTask(raw)) return { kind: 'page', channel: raw.channel, task: raw };
+    const envelope = EventBridgeEvent.safeParse(raw);
+    if (!envelope.success) return { kind: 'malformed', reason: `not an EventBridge event: ${describeIssues(envelope.error.issues)}` };
+    const event = envelope.data;
+    switch (event['detail-type']) {
+      case DETAIL_TYPES.jobUpdate: {
+        const detail = JobUpdateDetail.safeParse(event.detail);
+        if (!detail.success) return { kind: 'malformed', reason: `invalid job.update: ${describeIssues(detail.error.issues)}` };
+        return { kind: 'job', eventId: event.id, channel: jobChannel(detail.data.jobId), detail: detail.data };
+      }
+      case DETAIL_TYPES.notification: {
+        const detail = NotificationDetail.safeParse(event.detail);
+        if (!detail.success) {
+          return { kind: 'malformed', reason: `invalid user.notification: ${describeIssues(detail.error.issues)}` };
+        }
+        return { kind: 'notification', eventId: event.id, channel: userChannel(detail.data.userId), detail: detail.data, time: event.time };
+      }
+      default:
+        return { kind: 'malformed', reason: `unsupported detail-type ${JSON.stringify(event['detail-type']).slice(0, 100)}` };
+    }
+  }
+
+  async #run(work: Exclude<Work, { kind: 'malformed' }>): Promise<void> {
+    if (work.kind === 'page') {
+      const { channel, message, owner, cursor, publishedAt } = work.task;
+      await this.#deliver(channel, message, owner, cursor, publishedAt);
+      return;
+    }
+    const { ledger, log, metrics, clock } = this.#deps;
+    const ledgerExpiry = epochSeconds(clock.now()) + TTL.ledgerSec;
+    const claim = await ledger.claim(work.eventId, this.#leaseMs, ledgerExpiry);
+    if (claim === 'done') {
+      metrics.count('EventsDuplicate');
+      log.info('duplicate event dropped', { eventId: work.eventId, channel: work.channel });
+      return;
+    }
+    if (claim === 'busy') throw new RetryLaterError(`event ${work.eventId} is being processed elsewhere`);
+    try {
+      if (work.kind === 'job') await this.#job(work.eventId, work.channel, work.detail);
+      else await this.#notification(work.eventId, work.channel, work.detail, work.time);
+      await ledger.complete(work.eventId, ledgerExpiry);
+      metrics.count('EventsProcessed');
+    } catch (error) {
+      await ledger.release(work.eventId).catch((releaseError: unknown) => {
+        log.warn('could not release claim; it expires with its lease', { eventId: work.eventId, error: releaseError });
+      });
+      throw error;
+    }
+  }
+
+  async #job(eventId: string, channel: string, detail: JobUpdateDetail): Promise<void> {
+    const { channels, log, metrics, clock } = this.#deps;
+    const outcome = await channels.applyJobUpdate(detail, eventId, epochSeconds(clock.now()) + TTL.jobStateSec);
+    const logAttrs = { eventId, jobId: detail.jobId, channel, status: detail.status };
+    switch (outcome.kind) {
+      case 'stale':
+      case 'terminal':
+        metrics.count('EventsStale');
+        log.info(`job update dropped: ${outcome.kind}`, { ...logAttrs, current: outcome.state.status, offset: outcome.state.offset });
+        return;
+      case 'owner-mismatch':
+        metrics.count('EventsRejected');
+        log.warn('job update names another user than the job owner; dropped', logAttrs);
+        return;
+      case 'applied':
+      case 'already-applied': {
+        const message: ChannelMessage = { event: 'job:update', channel, offset: outcome.state.offset, data: jobUpdateData(outcome.state) };
+        await this.#publish(message, outcome.state.userId, detail.timestamp);
+        log.info('job update applied', { ...logAttrs, offset: message.offset, resumed: outcome.kind === 'already-applied' });
+        return;
+      }
+    }
+  }
+
+  async #notification(eventId: string, channel: string, detail: NotificationDetail, time: string | undefined): Promise<void> {
+    const { channels, clock, log } = this.#deps;
+    const { offset } = await channels.advance(channel, eventId, epochSeconds(clock.now()) + TTL.channelHeadSec);
+    const message: ChannelMessage = { event: 'notification', channel, offset, data: { ...detail } };
+    await this.#publish(message, undefined, detail.timestamp ?? time);
+    log.info('notification sent', { eventId, channel, offset });
+  }
+
+  async #publish(message: ChannelMessage, owner: string | undefined, publishedAt: string | undefined): Promise<void> {
+    const { history, clock } = this.#deps;
+    await history.append(message.channel, message, epochSeconds(clock.now()) + this.#historyTtlSec);
+    await this.#deliver(message.channel, message, owner, undefined, publishedAt);
+  }
+
+  async #deliver(
+    channelName: string,
+    message: ChannelMessage,
+    owner: string | undefined,
+    cursor: string | undefined,
+    publishedAt: string | undefined,
+  ): Promise<void> {
+    const { subscriptions, tasks, delivery, metrics, log } = this.#deps;
+    const channel = parseChannel(channelName);
+    if (!channel) return;
+    const page = await subscriptions.listByChannel(channelName, cursor === undefined ? { limit: this.#pageSize } : { limit: this.#pageSize, cursor });
+    if (page.cursor !== undefined) {
+      // Hand the rest of the channel to another invocation before posting this page, so
+      // pages are delivered in parallel rather than one after another.
+      const task: FanoutPageTask = { kind: 'fanout.page', channel: channelName, message, cursor: page.cursor };
+      if (owner !== undefined) task.owner = owner;
+      if (publishedAt !== undefined) task.publishedAt = publishedAt;
+      await tasks.enqueue(task);
+      metrics.count('FanoutPagesEnqueued');
+    }
+    const targets = page.items.filter((s) => mayReceive(s, channel, owner)).map((s) => s.connectionId);
+    const skipped = page.items.length - targets.length;
+    if (skipped > 0) log.warn('subscribers not allowed to receive were skipped', { channel: channelName, skipped });
+    const report = await delivery.deliver(targets, message, publishedAt);
+    log.debug('page delivered', { channel: channelName, offset: message.offset, ...report });
+  }
+
+  async #deadLetter(body: string, reason: string): Promise<void> {
+    const { deadLetters, log, metrics } = this.#deps;
+    metrics.count('EventsMalformed');
+    log.warn('malformed event sent to the dead-letter queue', { reason });
+    await deadLetters.send(body, reason);
+  }
+}
+
+function isPageTask(raw: unknown): raw is FanoutPageTask {
+  if (typeof raw !== 'object' || raw === null) return false;
+  const t = raw as Partial<FanoutPageTask>;
+  return (
+    t.kind === 'fanout.page' &&
+    typeof t.channel === 'string' &&
+    typeof t.cursor === 'string' &&
+    typeof t.message === 'object' &&
+    t.message !== null &&
+    typeof t.message.offset === 'number'
+  );
+}

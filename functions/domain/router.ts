@@ -1,0 +1,169 @@
+import { ChannelAuthorizer } from './authorization.ts';
+import { parseChannel } from './channels.ts';
+import { ErrorCode, RealtimeError, channelNotFound, invalidMessage } from './errors.ts';
+import { jobUpdateData } from './jobs.ts';
+import { ClientMessage, LIMITS, describeIssues, type ServerMessage } from './messages.ts';
+import type { ChannelStore, Clock, ConnectionGateway, Identity, Log, Metrics, SubscriptionStore } from './ports.ts';
+import { TTL, epochSeconds, isoNow } from './time.ts';
+import { errorMessage } from './wire.ts';
+
+/** Who sent a message: known from the `$connect` authorizer, never from the message itself. */
+export interface ConnectionContext {
+  connectionId: string;
+  /** When the connection opened (epoch ms); subscriptions expire with the connection. */
+  connectedAt: number;
+  identity: Identity;
+}
+
+export interface MessageRouterDeps {
+  subscriptions: SubscriptionStore;
+  channels: ChannelStore;
+  gateway: ConnectionGateway;
+  authorizer: ChannelAuthorizer;
+  clock: Clock;
+  log: Log;
+  metrics: Metrics;
+  maxSubscriptionsPerConnection?: number;
+}
+
+/**
+ * Handles one client frame: validates it, runs the action and replies through the
+ * management API. Bad input gets a coded `error`; the connection stays usable.
+ */
+export class MessageRouter {
+  readonly #deps: MessageRouterDeps;
+  readonly #maxSubscriptions: number;
+
+  constructor(deps: MessageRouterDeps) {
+    this.#deps = deps;
+    this.#maxSubscriptions = deps.maxSubscriptionsPerConnection ?? LIMITS.maxSubscriptionsPerConnection;
+  }
+
+  async handle(ctx: ConnectionContext, body: string): Promise<void> {
+    this.#deps.metrics.count('MessagesReceived');
+    let requestId: string | undefined;
+    try {
+      const raw = parseFrame(body);
+      requestId = echoableRequestId(raw);
+      const parsed = ClientMessage.safeParse(raw);
+      if (!parsed.success) throw invalidMessage(describeIssues(parsed.error.issues));
+      const message = parsed.data;
+      switch (message.action) {
+        case 'ping':
+          await this.#send(ctx, { event: 'pong', ...rid(message.requestId), timestamp: isoNow(this.#deps.clock.now()) });
+          return;
+        case 'subscribe':
+          await this.#subscribe(ctx, message.channel, message.requestId);
+          return;
+        case 'unsubscribe':
+          await this.#unsubscribe(ctx, message.channel, message.requestId);
+          return;
+      }
+    } catch (error) {
+      await this.#fail(ctx, error, requestId);
+    }
+  }
+
+  async #subscribe(ctx: ConnectionContext, name: string, requestId: string | undefined): Promise<void> {
+    const { subscriptions, channels, authorizer, clock, log, metrics } = this.#deps;
+    const channel = parseChannel(name);
+    if (!channel) throw channelNotFound(name);
+    try {
+      await authorizer.authorizeSubscribe(ctx.identity, channel);
+    } catch (error) {
+      metrics.count('SubscriptionsDenied');
+      throw error;
+    }
+    const now = clock.now();
+    const outcome = await subscriptions.add(
+      {
+        connectionId: ctx.connectionId,
+        channel: channel.name,
+        userId: ctx.identity.userId,
+        subscribedAt: now,
+        expiresAt: epochSeconds(ctx.connectedAt) + TTL.connectionSec,
+      },
+      this.#maxSubscriptions,
+    );
+    if (outcome === 'limit') {
+      throw new RealtimeError(
+        ErrorCode.RATE_LIMIT_EXCEEDED,
+        `A connection may hold at most ${this.#maxSubscriptions} subscriptions`,
+        { channel: channel.name },
+      );
+    }
+    if (outcome === 'added') metrics.count('Subscriptions');
+    log.info('subscribed', { channel: channel.name, outcome });
+    await this.#send(ctx, { event: 'subscribed', channel: channel.name, ...rid(requestId) });
+
+    if (channel.kind === 'jobs') {
+      // Read after the subscription is stored: an update applied in between reaches us either
+      // through the fan-out or here, and the client drops an offset it has already seen.
+      const job = await channels.getJob(channel.id);
+      if (job && job.userId === ctx.identity.userId) {
+        await this.#send(ctx, { event: 'job:update', channel: channel.name, offset: job.offset, data: jobUpdateData(job) });
+      }
+    }
+  }
+
+  async #unsubscribe(ctx: ConnectionContext, name: string, requestId: string | undefined): Promise<void> {
+    const channel = parseChannel(name);
+    if (!channel) throw channelNotFound(name);
+    await this.#deps.subscriptions.remove(ctx.connectionId, channel.name);
+    await this.#send(ctx, { event: 'unsubscribed', channel: channel.name, ...rid(requestId) });
+  }
+
+  async #fail(ctx: ConnectionContext, error: unknown, requestId: string | undefined): Promise<void> {
+    const { log, metrics, clock } = this.#deps;
+    let reply: ServerMessage;
+    if (error instanceof RealtimeError) {
+      if (error.code === ErrorCode.INVALID_MESSAGE) metrics.count('InvalidMessages');
+      log.info('request refused', { code: error.code, reason: error.message, channel: error.channel });
+      reply = errorMessage(error, clock.now(), requestId);
+    } else {
+      log.error('request failed', { error });
+      reply = errorMessage(new RealtimeError(ErrorCode.INTERNAL, 'Internal error, try again'), clock.now(), requestId);
+    }
+    try {
+      await this.#send(ctx, reply);
+    } catch (sendError) {
+      log.error('could not send error reply', { error: sendError });
+    }
+  }
+
+  async #send(ctx: ConnectionContext, message: ServerMessage): Promise<void> {
+    await this.#deps.gateway.post(ctx.connectionId, JSON.stringify(message));
+  }
+}
+
+const rid = (requestId: string | undefined): { requestId?: string } => (requestId === undefined ? {} : { requestId });
+
+/** Parses a frame, refusing oversize bodies, non-JSON, non-objects and deep nesting. */
+function parseFrame(body: string): unknown {
+  if (Buffer.byteLength(body, 'utf8') > LIMITS.maxClientMessageBytes) {
+    throw invalidMessage(`message is larger than ${LIMITS.maxClientMessageBytes} bytes`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    throw invalidMessage('message is not valid JSON');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidMessage('message must be a JSON object');
+  if (depthOf(raw) > LIMITS.maxJsonDepth) throw invalidMessage(`message nests deeper than ${LIMITS.maxJsonDepth} levels`);
+  return raw;
+}
+
+function depthOf(value: unknown, depth = 1): number {
+  if (typeof value !== 'object' || value === null) return depth - 1;
+  if (depth > LIMITS.maxJsonDepth) return depth;
+  let max = depth;
+  for (const child of Object.values(value)) max = Math.max(max, depthOf(child, depth + 1));
+  return max;
+}
+
+/** A requestId is echoed on errors only when it is itself well-formed. */
+function echoableRequestId(raw: unknown): string | undefined {
+  const value = (raw as { requestId?: unknown }).requestId;
+  return typeof value === 'string' && value.length > 0 && value.length <= LIMITS.maxRequestIdLength ? value : undefined;
+}
