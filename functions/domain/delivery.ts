@@ -111,11 +111,12 @@ export class Delivery {
         log.info('pruning stale connection', { connectionId, channel: message.channel });
         try {
           await this.prune(connectionId);
+          return 'pruned';
         } catch (error) {
-          // The TTL is the backstop; the next post will try again.
+          // The TTL is the backstop; the next post to it will try again.
           log.warn('pruning failed', { connectionId, error });
+          return 'failed';
         }
-        return 'pruned';
       } catch (error) {
         if (attempt >= this.#maxAttempts) {
           log.error('delivery failed', { connectionId, channel: message.channel, offset: message.offset, attempts: attempt, error });

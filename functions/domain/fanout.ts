@@ -11,6 +11,7 @@ import {
   type ChannelMessage,
 } from './messages.ts';
 import type {
+  AssignedEvent,
   ChannelStore,
   Clock,
   DeadLetterSink,
@@ -77,7 +78,7 @@ export class Fanout {
   readonly #pageSize: number;
   readonly #leaseMs: number;
   readonly #historyTtlSec: number;
-  readonly #tails = new Map<string, Promise<unknown>>();
+  readonly #tails = new Map<string, Promise<void>>();
 
   constructor(deps: FanoutDeps, options: FanoutOptions = {}) {
     this.#deps = deps;
@@ -93,15 +94,24 @@ export class Fanout {
     return this.#serial(work.channel, () => this.#run(work));
   }
 
-  /** Chains work per channel; the chain is set up synchronously, so batch order is kept. */
+  /**
+   * Chains work per channel; the chain is set up synchronously, so batch order is kept. When a
+   * record fails, the records after it on the same channel fail too (and are redelivered)
+   * rather than overtake it.
+   */
   #serial(channel: string, fn: () => Promise<void>): Promise<void> {
-    const previous = this.#tails.get(channel) ?? Promise.resolve();
-    const current = previous.then(fn, fn);
-    const tail = current.catch(() => undefined);
-    this.#tails.set(channel, tail);
-    void tail.then(() => {
-      if (this.#tails.get(channel) === tail) this.#tails.delete(channel);
-    });
+    const previous = this.#tails.get(channel);
+    const current = previous
+      ? previous.then(fn, () => {
+          throw new RetryLaterError(`an earlier record of ${channel} failed; keeping order`);
+        })
+      : fn();
+    this.#tails.set(channel, current);
+    void current
+      .catch(() => undefined)
+      .then(() => {
+        if (this.#tails.get(channel) === current) this.#tails.delete(channel);
+      });
     return current;
   }
 
@@ -143,15 +153,26 @@ export class Fanout {
     const { ledger, log, metrics, clock } = this.#deps;
     const ledgerExpiry = epochSeconds(clock.now()) + TTL.ledgerSec;
     const claim = await ledger.claim(work.eventId, this.#leaseMs, ledgerExpiry);
-    if (claim === 'done') {
+    if (claim.status === 'done') {
       metrics.count('EventsDuplicate');
       log.info('duplicate event dropped', { eventId: work.eventId, channel: work.channel });
       return;
     }
-    if (claim === 'busy') throw new RetryLaterError(`event ${work.eventId} is being processed elsewhere`);
+    if (claim.status === 'busy') throw new RetryLaterError(`event ${work.eventId} is being processed elsewhere`);
     try {
-      if (work.kind === 'job') await this.#job(work.eventId, work.channel, work.detail);
-      else await this.#notification(work.eventId, work.channel, work.detail, work.time);
+      let assigned = claim.assigned;
+      if (assigned) {
+        // An earlier attempt applied it and took its offset: publish that, never a second offset.
+        log.info('resuming an applied event', { eventId: work.eventId, channel: work.channel, offset: assigned.message.offset });
+      } else {
+        assigned = work.kind === 'job' ? await this.#applyJob(work.eventId, work.channel, work.detail) : await this.#applyNotification(work);
+        if (assigned) await ledger.assign(work.eventId, assigned);
+      }
+      if (assigned) {
+        const { history } = this.#deps;
+        await history.append(assigned.message.channel, assigned.message, epochSeconds(clock.now()) + this.#historyTtlSec);
+        await this.#deliver(assigned.message.channel, assigned.message, assigned.owner, undefined, assigned.publishedAt);
+      }
       await ledger.complete(work.eventId, ledgerExpiry);
       metrics.count('EventsProcessed');
     } catch (error) {
@@ -162,7 +183,8 @@ export class Fanout {
     }
   }
 
-  async #job(eventId: string, channel: string, detail: JobUpdateDetail): Promise<void> {
+  /** Applies a job update; undefined when it is dropped (stale, after a terminal status, wrong owner). */
+  async #applyJob(eventId: string, channel: string, detail: JobUpdateDetail): Promise<AssignedEvent | undefined> {
     const { channels, log, metrics, clock } = this.#deps;
     const outcome = await channels.applyJobUpdate(detail, eventId, epochSeconds(clock.now()) + TTL.jobStateSec);
     const logAttrs = { eventId, jobId: detail.jobId, channel, status: detail.status };
@@ -171,33 +193,27 @@ export class Fanout {
       case 'terminal':
         metrics.count('EventsStale');
         log.info(`job update dropped: ${outcome.kind}`, { ...logAttrs, current: outcome.state.status, offset: outcome.state.offset });
-        return;
+        return undefined;
       case 'owner-mismatch':
         metrics.count('EventsRejected');
         log.warn('job update names another user than the job owner; dropped', logAttrs);
-        return;
+        return undefined;
       case 'applied':
       case 'already-applied': {
         const message: ChannelMessage = { event: 'job:update', channel, offset: outcome.state.offset, data: jobUpdateData(outcome.state) };
-        await this.#publish(message, outcome.state.userId, detail.timestamp);
         log.info('job update applied', { ...logAttrs, offset: message.offset, resumed: outcome.kind === 'already-applied' });
-        return;
+        return { message, owner: outcome.state.userId, publishedAt: detail.timestamp };
       }
     }
   }
 
-  async #notification(eventId: string, channel: string, detail: NotificationDetail, time: string | undefined): Promise<void> {
+  async #applyNotification(work: Extract<Work, { kind: 'notification' }>): Promise<AssignedEvent> {
     const { channels, clock, log } = this.#deps;
-    const { offset } = await channels.advance(channel, eventId, epochSeconds(clock.now()) + TTL.channelHeadSec);
-    const message: ChannelMessage = { event: 'notification', channel, offset, data: { ...detail } };
-    await this.#publish(message, undefined, detail.timestamp ?? time);
-    log.info('notification sent', { eventId, channel, offset });
-  }
-
-  async #publish(message: ChannelMessage, owner: string | undefined, publishedAt: string | undefined): Promise<void> {
-    const { history, clock } = this.#deps;
-    await history.append(message.channel, message, epochSeconds(clock.now()) + this.#historyTtlSec);
-    await this.#deliver(message.channel, message, owner, undefined, publishedAt);
+    const { offset } = await channels.advance(work.channel, work.eventId, epochSeconds(clock.now()) + TTL.channelHeadSec);
+    const message: ChannelMessage = { event: 'notification', channel: work.channel, offset, data: { ...work.detail } };
+    log.info('notification applied', { eventId: work.eventId, channel: work.channel, offset });
+    const publishedAt = work.detail.timestamp ?? work.time;
+    return publishedAt === undefined ? { message } : { message, publishedAt };
   }
 
   async #deliver(

@@ -122,14 +122,31 @@ export interface HistoryStore {
   readAfter(channel: string, after: number, limit: number): Promise<ChannelMessage[]>;
 }
 
-export type ClaimOutcome = 'claimed' | 'done' | 'busy';
+/** What an event became once applied: the channel message (with its offset) to publish. */
+export interface AssignedEvent {
+  message: ChannelMessage;
+  /** For jobs: the owner, the only user whose connections may receive it. */
+  owner?: string;
+  /** When the event was published, for the latency metric. */
+  publishedAt?: string;
+}
+
+export type ClaimOutcome =
+  /** Go ahead. `assigned` is set when an earlier attempt applied the event and then failed:
+   * publish that message again (same offset) instead of applying the event a second time. */
+  | { status: 'claimed'; assigned?: AssignedEvent }
+  /** Processed already. */
+  | { status: 'done' }
+  /** Another invocation holds the lease. */
+  | { status: 'busy' };
 
 /** Remembers which events were processed, so an SQS redelivery never reaches a client twice. */
 export interface EventLedger {
-  /** 'claimed': go ahead; 'done': processed already; 'busy': another invocation holds the lease. */
   claim(eventId: string, leaseMs: number, expiresAt: number): Promise<ClaimOutcome>;
+  /** Records what the claimed event became, before it is published. */
+  assign(eventId: string, assigned: AssignedEvent): Promise<void>;
   complete(eventId: string, expiresAt: number): Promise<void>;
-  /** Gives up a claim (processing failed) so a redelivery can take it at once. */
+  /** Ends the lease now (processing failed) so a redelivery can claim it at once; keeps the assignment. */
   release(eventId: string): Promise<void>;
 }
 

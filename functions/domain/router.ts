@@ -45,6 +45,7 @@ export class MessageRouter {
     try {
       const raw = parseFrame(body);
       requestId = echoableRequestId(raw);
+      if (depthOf(raw) > LIMITS.maxJsonDepth) throw invalidMessage(`message nests deeper than ${LIMITS.maxJsonDepth} levels`);
       const parsed = ClientMessage.safeParse(raw);
       if (!parsed.success) throw invalidMessage(describeIssues(parsed.error.issues));
       const message = parsed.data;
@@ -71,7 +72,7 @@ export class MessageRouter {
     try {
       await authorizer.authorizeSubscribe(ctx.identity, channel);
     } catch (error) {
-      metrics.count('SubscriptionsDenied');
+      if (error instanceof RealtimeError && error.code === ErrorCode.PERMISSION_DENIED) metrics.count('SubscriptionsDenied');
       throw error;
     }
     const now = clock.now();
@@ -138,7 +139,7 @@ export class MessageRouter {
 
 const rid = (requestId: string | undefined): { requestId?: string } => (requestId === undefined ? {} : { requestId });
 
-/** Parses a frame, refusing oversize bodies, non-JSON, non-objects and deep nesting. */
+/** Parses a frame, refusing oversize bodies, non-JSON and non-objects. */
 function parseFrame(body: string): unknown {
   if (Buffer.byteLength(body, 'utf8') > LIMITS.maxClientMessageBytes) {
     throw invalidMessage(`message is larger than ${LIMITS.maxClientMessageBytes} bytes`);
@@ -150,7 +151,6 @@ function parseFrame(body: string): unknown {
     throw invalidMessage('message is not valid JSON');
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw invalidMessage('message must be a JSON object');
-  if (depthOf(raw) > LIMITS.maxJsonDepth) throw invalidMessage(`message nests deeper than ${LIMITS.maxJsonDepth} levels`);
   return raw;
 }
 

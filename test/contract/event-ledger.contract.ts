@@ -2,7 +2,7 @@
  * The EventLedger contract: every adapter must pass it (see event-ledger.test.ts).
  */
 import { describe, expect, it } from 'vitest';
-import type { Clock, EventLedger } from '../../functions/domain/ports.ts';
+import type { AssignedEvent, Clock, EventLedger } from '../../functions/domain/ports.ts';
 import { FakeClock } from '../support/clock.ts';
 import { uniqueId } from '../support/ids.ts';
 
@@ -23,7 +23,7 @@ export function describeEventLedgerContract(name: string, factory: EventLedgerFa
     describe('claim', () => {
       it('claims an event seen for the first time', async () => {
         const { ledger, eventId, expiresAt } = setup();
-        expect(await ledger.claim(eventId, LEASE_MS, expiresAt)).toBe('claimed');
+        expect((await ledger.claim(eventId, LEASE_MS, expiresAt)).status).toBe('claimed');
       });
 
       it('answers busy while another claim holds the lease', async () => {
@@ -34,7 +34,7 @@ export function describeEventLedgerContract(name: string, factory: EventLedgerFa
         // Act
         const outcome = await ledger.claim(eventId, LEASE_MS, expiresAt);
         // Assess
-        expect(outcome).toBe('busy');
+        expect(outcome.status).toBe('busy');
       });
 
       it('claims again once the lease has run out', async () => {
@@ -45,8 +45,8 @@ export function describeEventLedgerContract(name: string, factory: EventLedgerFa
         // Act
         const outcome = await ledger.claim(eventId, LEASE_MS, expiresAt);
         // Assess
-        expect(outcome).toBe('claimed');
-        expect(await ledger.claim(eventId, LEASE_MS, expiresAt)).toBe('busy');
+        expect(outcome.status).toBe('claimed');
+        expect((await ledger.claim(eventId, LEASE_MS, expiresAt)).status).toBe('busy');
       });
 
       it('answers done for a completed event, long after its lease', async () => {
@@ -58,7 +58,7 @@ export function describeEventLedgerContract(name: string, factory: EventLedgerFa
         // Act
         const outcome = await ledger.claim(eventId, LEASE_MS, expiresAt);
         // Assess
-        expect(outcome).toBe('done');
+        expect(outcome.status).toBe('done');
       });
 
       it('claims a completed event again once its entry has expired', async () => {
@@ -70,20 +70,20 @@ export function describeEventLedgerContract(name: string, factory: EventLedgerFa
         // Act
         const outcome = await ledger.claim(eventId, LEASE_MS, clock.inSeconds(3600));
         // Assess
-        expect(outcome).toBe('claimed');
+        expect(outcome.status).toBe('claimed');
       });
 
       it('lets exactly one of many concurrent claims win', async () => {
         const { ledger, eventId, expiresAt } = setup();
         const outcomes = await Promise.all(Array.from({ length: 8 }, () => ledger.claim(eventId, LEASE_MS, expiresAt)));
-        expect(outcomes.filter((o) => o === 'claimed')).toHaveLength(1);
-        expect(outcomes.filter((o) => o === 'busy')).toHaveLength(7);
+        expect(outcomes.filter((o) => o.status === 'claimed')).toHaveLength(1);
+        expect(outcomes.filter((o) => o.status === 'busy')).toHaveLength(7);
       });
 
       it('keeps events apart', async () => {
         const { ledger, eventId, expiresAt } = setup();
         await ledger.claim(eventId, LEASE_MS, expiresAt);
-        expect(await ledger.claim(uniqueId('evt'), LEASE_MS, expiresAt)).toBe('claimed');
+        expect((await ledger.claim(uniqueId('evt'), LEASE_MS, expiresAt)).status).toBe('claimed');
       });
     });
 
@@ -91,7 +91,7 @@ export function describeEventLedgerContract(name: string, factory: EventLedgerFa
       it('marks an event done even without a claim', async () => {
         const { ledger, eventId, expiresAt } = setup();
         await ledger.complete(eventId, expiresAt);
-        expect(await ledger.claim(eventId, LEASE_MS, expiresAt)).toBe('done');
+        expect((await ledger.claim(eventId, LEASE_MS, expiresAt)).status).toBe('done');
       });
     });
 
@@ -103,7 +103,7 @@ export function describeEventLedgerContract(name: string, factory: EventLedgerFa
         // Act
         await ledger.release(eventId);
         // Assess
-        expect(await ledger.claim(eventId, LEASE_MS, expiresAt)).toBe('claimed');
+        expect((await ledger.claim(eventId, LEASE_MS, expiresAt)).status).toBe('claimed');
       });
 
       it('never forgets a completed event', async () => {
@@ -111,12 +111,68 @@ export function describeEventLedgerContract(name: string, factory: EventLedgerFa
         await ledger.claim(eventId, LEASE_MS, expiresAt);
         await ledger.complete(eventId, expiresAt);
         await ledger.release(eventId);
-        expect(await ledger.claim(eventId, LEASE_MS, expiresAt)).toBe('done');
+        expect((await ledger.claim(eventId, LEASE_MS, expiresAt)).status).toBe('done');
       });
 
       it('is a no-op for an unknown event', async () => {
         const { ledger } = setup();
         await expect(ledger.release(uniqueId('evt'))).resolves.toBeUndefined();
+      });
+    });
+
+    describe('assign', () => {
+      const assigned = (offset: number): AssignedEvent => ({
+        message: {
+          event: 'job:update',
+          channel: 'jobs.J1',
+          offset,
+          data: { type: 'job.update', jobId: 'J1', status: 'running', progress: 40, timestamp: '2026-11-26T10:00:00.000Z' },
+        },
+        owner: 'alice',
+        publishedAt: '2026-11-26T10:00:00.000Z',
+      });
+
+      it('hands what the event became to the next claim after a release', async () => {
+        // Prepare: an attempt applied the event, recorded it, then failed
+        const { ledger, eventId, expiresAt } = setup();
+        await ledger.claim(eventId, LEASE_MS, expiresAt);
+        await ledger.assign(eventId, assigned(7));
+        await ledger.release(eventId);
+        // Act
+        const outcome = await ledger.claim(eventId, LEASE_MS, expiresAt);
+        // Assess
+        expect(outcome).toEqual({ status: 'claimed', assigned: assigned(7) });
+      });
+
+      it('hands it over after a lease ran out too (the invocation died)', async () => {
+        const { clock, ledger, eventId, expiresAt } = setup();
+        await ledger.claim(eventId, LEASE_MS, expiresAt);
+        await ledger.assign(eventId, assigned(3));
+        clock.nowMs += LEASE_MS + 1;
+        expect(await ledger.claim(eventId, LEASE_MS, expiresAt)).toEqual({ status: 'claimed', assigned: assigned(3) });
+      });
+
+      it('is forgotten once the event is done', async () => {
+        const { ledger, eventId, expiresAt } = setup();
+        await ledger.claim(eventId, LEASE_MS, expiresAt);
+        await ledger.assign(eventId, assigned(1));
+        await ledger.complete(eventId, expiresAt);
+        expect(await ledger.claim(eventId, LEASE_MS, expiresAt)).toEqual({ status: 'done' });
+      });
+
+      it('is not resumed from an entry that has expired', async () => {
+        const { clock, ledger, eventId } = setup();
+        await ledger.claim(eventId, LEASE_MS, clock.inSeconds(60));
+        await ledger.assign(eventId, assigned(1));
+        clock.advanceSeconds(61);
+        expect(await ledger.claim(eventId, LEASE_MS, clock.inSeconds(3600))).toEqual({ status: 'claimed' });
+        await ledger.release(eventId);
+        expect(await ledger.claim(eventId, LEASE_MS, clock.inSeconds(3600))).toEqual({ status: 'claimed' });
+      });
+
+      it('a first claim has nothing assigned', async () => {
+        const { ledger, eventId, expiresAt } = setup();
+        expect(await ledger.claim(eventId, LEASE_MS, expiresAt)).toEqual({ status: 'claimed' });
       });
     });
   });

@@ -1,11 +1,12 @@
 /**
  * EventLedger on the single DynamoDB table: one item `E#{eventId}` / `EVT` with `status`
- * ('processing' | 'done'), `leaseUntil` (epoch ms) and `expiresAt`. A claim is a conditional
- * PutItem that succeeds when the entry is absent, expired, or a 'processing' lease that has
- * run out.
+ * ('processing' | 'done'), `leaseUntil` (epoch ms), `assigned` (what the event became, once
+ * applied) and `expiresAt`. A claim is a conditional UpdateItem that succeeds when the entry is
+ * absent, expired, or a 'processing' lease that has run out; it keeps `assigned`, so a retry
+ * publishes the same message instead of applying the event again.
  */
-import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { systemClock, type ClaimOutcome, type Clock, type EventLedger } from '../../domain/ports.ts';
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { systemClock, type AssignedEvent, type ClaimOutcome, type Clock, type EventLedger } from '../../domain/ports.ts';
 import { isConditionalCheckFailed, isExpired, keys, nowSeconds } from './table.ts';
 
 export interface DynamoEventLedgerOptions {
@@ -32,27 +33,60 @@ export class DynamoEventLedger implements EventLedger {
     const key = keys.event(eventId);
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       const now = this.clock.now();
+      const nowSec = nowSeconds(this.clock);
       try {
-        await this.client.send(
-          new PutCommand({
+        const out = await this.client.send(
+          new UpdateCommand({
             TableName: this.tableName,
-            Item: { ...key, status: 'processing', leaseUntil: now + leaseMs, expiresAt },
+            Key: key,
+            UpdateExpression: 'SET #status = :processing, leaseUntil = :lease, expiresAt = :exp',
             ConditionExpression:
               'attribute_not_exists(pk) OR expiresAt <= :nowSec OR (#status = :processing AND leaseUntil < :now)',
             ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':nowSec': nowSeconds(this.clock), ':processing': 'processing', ':now': now },
+            ExpressionAttributeValues: {
+              ':processing': 'processing',
+              ':lease': now + leaseMs,
+              ':exp': expiresAt,
+              ':nowSec': nowSec,
+              ':now': now,
+            },
+            ReturnValues: 'ALL_OLD',
           }),
         );
-        return 'claimed';
+        const old = out.Attributes;
+        if (!old?.['assigned']) return { status: 'claimed' };
+        if (isExpired(old, this.clock)) {
+          // An expired entry is absent: its assignment belongs to another life of the event id.
+          await this.client.send(new UpdateCommand({ TableName: this.tableName, Key: key, UpdateExpression: 'REMOVE assigned' }));
+          return { status: 'claimed' };
+        }
+        return { status: 'claimed', assigned: old['assigned'] as AssignedEvent };
       } catch (error) {
         if (!isConditionalCheckFailed(error)) throw error;
       }
       const out = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
       const item = out.Item;
-      if (item && !isExpired(item, this.clock)) return item['status'] === 'done' ? 'done' : 'busy';
-      // Released or expired between the write and the read: try again.
+      if (item && !isExpired(item, this.clock)) return { status: item['status'] === 'done' ? 'done' : 'busy' };
+      // Expired between the write and the read: try again.
     }
-    return 'busy';
+    return { status: 'busy' };
+  }
+
+  async assign(eventId: string, assigned: AssignedEvent): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.event(eventId),
+          UpdateExpression: 'SET assigned = :assigned',
+          ConditionExpression: '#status = :processing',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':assigned': assigned, ':processing': 'processing' },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
   }
 
   async complete(eventId: string, expiresAt: number): Promise<void> {
@@ -64,12 +98,13 @@ export class DynamoEventLedger implements EventLedger {
   async release(eventId: string): Promise<void> {
     try {
       await this.client.send(
-        new DeleteCommand({
+        new UpdateCommand({
           TableName: this.tableName,
           Key: keys.event(eventId),
+          UpdateExpression: 'SET leaseUntil = :zero',
           ConditionExpression: '#status = :processing',
           ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':processing': 'processing' },
+          ExpressionAttributeValues: { ':processing': 'processing', ':zero': 0 },
         }),
       );
     } catch (error) {

@@ -4,10 +4,12 @@
  * handled by another process). Same observable behaviour as DynamoEventLedger (checked by
  * test/contract/event-ledger.contract.ts).
  */
-import { systemClock, type ClaimOutcome, type Clock, type EventLedger } from '../../domain/ports.ts';
+import { systemClock, type AssignedEvent, type ClaimOutcome, type Clock, type EventLedger } from '../../domain/ports.ts';
 import { isExpired } from './support.ts';
 
-type Entry = { status: 'processing'; leaseUntil: number; expiresAt: number } | { status: 'done'; expiresAt: number };
+type Entry =
+  | { status: 'processing'; leaseUntil: number; expiresAt: number; assigned?: AssignedEvent }
+  | { status: 'done'; expiresAt: number };
 
 export class MemoryEventLedger implements EventLedger {
   private readonly clock: Clock;
@@ -17,24 +19,28 @@ export class MemoryEventLedger implements EventLedger {
     this.clock = options.clock ?? systemClock;
   }
 
-  claim(eventId: string, leaseMs: number, expiresAt: number): Promise<ClaimOutcome> {
+  async claim(eventId: string, leaseMs: number, expiresAt: number): Promise<ClaimOutcome> {
     const now = this.clock.now();
     const entry = this.entries.get(eventId);
-    if (entry && !isExpired(entry.expiresAt, this.clock)) {
-      if (entry.status === 'done') return Promise.resolve('done');
-      if (entry.leaseUntil >= now) return Promise.resolve('busy');
-    }
-    this.entries.set(eventId, { status: 'processing', leaseUntil: now + leaseMs, expiresAt });
-    return Promise.resolve('claimed');
+    const live = entry && !isExpired(entry.expiresAt, this.clock) ? entry : undefined;
+    if (live?.status === 'done') return { status: 'done' };
+    if (live && live.leaseUntil >= now) return { status: 'busy' };
+    const assigned = live?.assigned;
+    this.entries.set(eventId, { status: 'processing', leaseUntil: now + leaseMs, expiresAt, ...(assigned ? { assigned } : {}) });
+    return assigned ? { status: 'claimed', assigned: structuredClone(assigned) } : { status: 'claimed' };
   }
 
-  complete(eventId: string, expiresAt: number): Promise<void> {
+  async assign(eventId: string, assigned: AssignedEvent): Promise<void> {
+    const entry = this.entries.get(eventId);
+    if (entry?.status === 'processing') entry.assigned = structuredClone(assigned);
+  }
+
+  async complete(eventId: string, expiresAt: number): Promise<void> {
     this.entries.set(eventId, { status: 'done', expiresAt });
-    return Promise.resolve();
   }
 
-  release(eventId: string): Promise<void> {
-    if (this.entries.get(eventId)?.status === 'processing') this.entries.delete(eventId);
-    return Promise.resolve();
+  async release(eventId: string): Promise<void> {
+    const entry = this.entries.get(eventId);
+    if (entry?.status === 'processing') entry.leaseUntil = 0;
   }
 }
