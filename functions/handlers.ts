@@ -3,11 +3,11 @@
  * stack read this list, so a handler cannot be deployed in one and forgotten in another.
  */
 export const HANDLERS = {
-  wsAuthorizer: 'functions/ws-authorizer.ts',
-  wsConnect: 'functions/ws-connect.ts',
-  wsDisconnect: 'functions/ws-disconnect.ts',
-  wsMessage: 'functions/ws-message.ts',
-  fanout: 'functions/fanout.ts',
+  authorizer: { entry: 'functions/ws-authorizer.ts', functionName: 'realtime-ws-authorizer' },
+  connect: { entry: 'functions/ws-connect.ts', functionName: 'realtime-ws-connect' },
+  disconnect: { entry: 'functions/ws-disconnect.ts', functionName: 'realtime-ws-disconnect' },
+  message: { entry: 'functions/ws-message.ts', functionName: 'realtime-ws-message' },
+  fanout: { entry: 'functions/fanout.ts', functionName: 'realtime-fanout' },
 } as const;
 
 export type HandlerName = keyof typeof HANDLERS;

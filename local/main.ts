@@ -2,6 +2,7 @@
  * `npm start`: the local runtime on REALTIME_PORT (default 3001) with the real handlers.
  * LOCAL_LOG_LEVEL=debug shows everything the emulation does.
  */
+import './quiet-sdk.ts';
 import { developmentSecret, mintDevToken } from './dev-token.ts';
 import { startLocalRuntime } from './runtime.ts';
 

@@ -28,34 +28,29 @@ import { ManagementApi } from './management-api.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, LocalQueue, SqsEventSourceMapping, sqsRoute } from './sqs.ts';
 import { ACCOUNT_ID, Timers, errorMessageOf } from './util.ts';
 import { WebSocketGateway, type GatewayFunctions } from './websocket-gateway.ts';
+import { HANDLERS, type HandlerName } from '../functions/handlers.ts';
+import { CLIENT_ACTIONS, LIMITS } from '../functions/domain/messages.ts';
 
-export type FunctionKey = 'authorizer' | 'connect' | 'disconnect' | 'message' | 'fanout';
+export type FunctionKey = HandlerName;
 
 /** Module paths (relative to `rootDir`) of the handlers, each exporting `handler`. */
-export const DEFAULT_HANDLER_MODULES: Readonly<Record<FunctionKey, string>> = {
-  authorizer: 'functions/ws-authorizer.ts',
-  connect: 'functions/ws-connect.ts',
-  disconnect: 'functions/ws-disconnect.ts',
-  message: 'functions/ws-message.ts',
-  fanout: 'functions/fanout.ts',
-};
+export const DEFAULT_HANDLER_MODULES = Object.fromEntries(
+  Object.entries(HANDLERS).map(([key, h]) => [key, h.entry]),
+) as Readonly<Record<FunctionKey, string>>;
 
-export const FUNCTION_NAMES: Readonly<Record<FunctionKey, string>> = {
-  authorizer: 'realtime-ws-authorizer',
-  connect: 'realtime-ws-connect',
-  disconnect: 'realtime-ws-disconnect',
-  message: 'realtime-ws-message',
-  fanout: 'realtime-fanout',
-};
+export const FUNCTION_NAMES = Object.fromEntries(
+  Object.entries(HANDLERS).map(([key, h]) => [key, h.functionName]),
+) as Readonly<Record<FunctionKey, string>>;
 
-export const DEFAULT_ROUTES = ['subscribe', 'unsubscribe', 'ping', 'presence', 'publish'] as const;
+/** The API's route keys besides `$default`: one per client action. */
+export const DEFAULT_ROUTES = CLIENT_ACTIONS;
 export const DEFAULT_DETAIL_TYPES = ['job.update', 'user.notification', 'document.permission'] as const;
 export const EVENTS_QUEUE = 'realtime-events';
 export const DEAD_LETTER_QUEUE = 'realtime-events-dlq';
 
 /** API Gateway WebSocket limits. */
 export const WEBSOCKET_LIMITS = {
-  maxMessageBytes: 128 * 1024,
+  maxMessageBytes: LIMITS.maxFrameBytes,
   idleTimeoutMs: 10 * 60 * 1000,
   maxConnectionMs: 2 * 60 * 60 * 1000,
 } as const;

@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { HANDLERS } from '../functions/handlers.ts';
 
 const rows: string[] = [];
-for (const [name, entry] of Object.entries(HANDLERS)) {
+for (const [name, { entry }] of Object.entries(HANDLERS)) {
   const outfile = `dist/${name}/index.mjs`;
   await build({
     entryPoints: [entry],

@@ -2,6 +2,7 @@
  * `npm run listen -- --user alice --channels jobs.J1,user.alice`: connects to the local runtime
  * (or `--url`) with a development token, subscribes and prints every message it receives.
  */
+import '../quiet-sdk.ts';
 import WebSocket from 'ws';
 import { mintDevToken } from '../dev-token.ts';
 import { parseFlags } from './args.ts';

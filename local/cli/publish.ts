@@ -3,6 +3,7 @@
  * `npm run publish -- --notify alice --type comment.mention --title "..."`
  * Publishes through EventBridge PutEvents to the local runtime (or EVENTBRIDGE_ENDPOINT / AWS).
  */
+import '../quiet-sdk.ts';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { createPublisher, PublishError, type JobUpdateInput } from '../../functions/publisher/publisher.ts';
 import { JOB_STATUSES } from '../../functions/domain/messages.ts';

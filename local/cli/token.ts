@@ -1,4 +1,5 @@
 /** `npm run token -- --user alice [--name "Alice"] [--ttl 3600]`: prints a development JWT. */
+import '../quiet-sdk.ts';
 import { mintDevToken } from '../dev-token.ts';
 import { parseFlags } from './args.ts';
 
