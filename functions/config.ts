@@ -1,6 +1,6 @@
 /**
  * Configuration from the environment, read once per cold start. Everything here is plain
- * data; functions/dependencies.ts turns it into clients and services.
+ * data; functions/wiring/ turns it into clients and services.
  */
 
 /** The local runtime's development secret. Refused whenever NODE_ENV is `production`. */

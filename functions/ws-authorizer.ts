@@ -1,7 +1,7 @@
 /** `$connect` REQUEST authorizer: checks the JWT from the `token` query parameter. */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { instrumented, log, metricsPort } from './adapters/powertools.ts';
-import { dependencies } from './dependencies.ts';
+import { tokenVerifier } from './wiring/authorizer.ts';
 import { AuthError } from './domain/errors.ts';
 import type { Identity } from './domain/ports.ts';
 
@@ -16,7 +16,7 @@ export async function handler(event: APIGatewayRequestAuthorizerEvent): Promise<
     }
     let identity: Identity;
     try {
-      identity = await dependencies().verifier().verify(token);
+      identity = await tokenVerifier().verify(token);
     } catch (error) {
       metricsPort.count('AuthFailures');
       if (!(error instanceof AuthError)) throw error;

@@ -1,6 +1,6 @@
 /** `$connect`: records the connection the authorizer let in. */
 import { instrumented, log } from './adapters/powertools.ts';
-import { dependencies } from './dependencies.ts';
+import { connectionService } from './wiring/connections.ts';
 import { identityOf, type WebSocketEvent, type WebSocketResult } from './ws-event.ts';
 
 export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
@@ -12,7 +12,7 @@ export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
       return { statusCode: 401 };
     }
     const headers = lowerCaseKeys(event.headers);
-    await dependencies().connectionService.connect({
+    await connectionService().connect({
       connectionId,
       identity,
       connectedAt: event.requestContext.connectedAt,

@@ -1,12 +1,12 @@
 /** `$disconnect`: forgets the connection and its subscriptions (best-effort on AWS). */
 import { instrumented } from './adapters/powertools.ts';
-import { dependencies } from './dependencies.ts';
+import { connectionService } from './wiring/connections.ts';
 import { identityOf, type WebSocketEvent, type WebSocketResult } from './ws-event.ts';
 
 export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
   const { connectionId, disconnectStatusCode, disconnectReason } = event.requestContext;
   return instrumented({ route: '$disconnect', connectionId, userId: identityOf(event)?.userId }, async () => {
-    await dependencies().connectionService.disconnect(connectionId, {
+    await connectionService().disconnect(connectionId, {
       ...(disconnectStatusCode === undefined ? {} : { statusCode: disconnectStatusCode }),
       ...(disconnectReason ? { reason: disconnectReason } : {}),
     });

@@ -1,6 +1,6 @@
 /** Every message route (`subscribe`, `unsubscribe`, `ping`, `$default`): one router. */
 import { instrumented, log } from './adapters/powertools.ts';
-import { dependencies } from './dependencies.ts';
+import { messageRouter } from './wiring/message.ts';
 import { identityOf, managementEndpointOf, type WebSocketEvent, type WebSocketResult } from './ws-event.ts';
 
 export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
@@ -12,7 +12,7 @@ export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
       return { statusCode: 401 };
     }
     const body = event.isBase64Encoded ? Buffer.from(event.body ?? '', 'base64').toString('utf8') : (event.body ?? '');
-    await dependencies().router(managementEndpointOf(event)).handle({ connectionId, connectedAt, identity }, body);
+    await messageRouter(managementEndpointOf(event)).handle({ connectionId, connectedAt, identity }, body);
     return { statusCode: 200 };
   });
 }

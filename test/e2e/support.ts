@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { DynamoChannelStore } from '../../functions/adapters/dynamodb/channel-store.ts';
 import { DynamoConnectionStore } from '../../functions/adapters/dynamodb/connection-store.ts';
 import { DynamoSubscriptionStore } from '../../functions/adapters/dynamodb/subscription-store.ts';
-import { resetDependencies } from '../../functions/dependencies.ts';
+import { resetDependencies } from '../../functions/wiring/common.ts';
 import { ServerMessageSchema, type ServerMessage } from '../../functions/domain/messages.ts';
 import { createPublisher, type Publisher } from '../../functions/publisher/publisher.ts';
 import { mintDevToken, type DevTokenOptions } from '../../local/dev-token.ts';
