@@ -4,9 +4,9 @@
  * to every call. Measures the wall time from the PutEvents call to the moment the last
  * subscriber received the message, beside the ideal times of the design.
  *
- *   npm run bench                   N = 1,000 and 10,000, 3 runs each; writes docs/benchmarks.md
+ *   npm run bench                   N = 1,000 and 10,000, 5 runs each; writes docs/benchmarks.md
  *   npm run bench -- --quick        N = 1,000, 1 run (CI smoke); does not write docs/benchmarks.md
- *   npm run bench -- --runs 5       more runs per N
+ *   npm run bench -- --runs 3       fewer or more runs per N (at least 3 to write the docs)
  *   npm run bench -- --sizes 2000 --latency 0 --verbose
  *                                   exploration (docs/benchmarks.md is only written by a standard run)
  *
@@ -15,10 +15,15 @@
  * Subscribers are connections of one user (`bench-user`) subscribed to that user's channel
  * (`user.bench-user`); each run publishes one `user.notification` with `publishNotification`,
  * so each run's message takes the channel's next offset.
+ *
+ * Each N is also published `runs` more times with no added latency: the floor this one process
+ * reaches when the management API answers at once (see "Where the time goes").
  */
+import '../local/quiet-sdk.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -30,7 +35,7 @@ import type { FromClients, RunReport, ToClients } from './protocol.ts';
 
 const USER = 'bench-user';
 const CHANNEL = `user.${USER}`;
-const STANDARD = { sizes: [1000, 10_000], latencyMs: 25, runs: 3 } as const;
+const STANDARD = { sizes: [1000, 10_000], latencyMs: 25, runs: 5, minRuns: 3 } as const;
 /** The runtime's default, passed explicitly so the table can state it. */
 const SQS_MAX_CONCURRENCY = 10;
 /** Clients connecting/subscribing at once. */
@@ -83,7 +88,7 @@ function parseOptions(argv: string[]): Options {
     : quick ? [1000] : [...STANDARD.sizes];
   const latencyMs = values.latency !== undefined ? positive('latency', values.latency, 0) : STANDARD.latencyMs;
   const standard =
-    !quick && latencyMs === STANDARD.latencyMs && runs >= STANDARD.runs && sizes.join() === STANDARD.sizes.join() &&
+    !quick && latencyMs === STANDARD.latencyMs && runs >= STANDARD.minRuns && sizes.join() === STANDARD.sizes.join() &&
     !process.env['FANOUT_CONCURRENCY'] && !process.env['FANOUT_PAGE_SIZE'];
   return { quick, sizes, runs, latencyMs, verbose: values.verbose ?? false, writesDocs: standard };
 }
@@ -167,6 +172,7 @@ interface Span {
 
 interface RunResult {
   n: number;
+  latencyMs: number;
   runId: string;
   offset: number;
   /** Duration of the PutEvents call. */
@@ -184,6 +190,10 @@ interface RunResult {
   exactlyOnce: boolean;
   invocations: number;
   peakInvocations: number;
+  /** CPU time of this process (the whole runtime, every thread) from the PutEvents call to the last receipt. */
+  cpuMs: number;
+  /** Share of that time the main thread (event loop) was busy. */
+  eventLoopBusy: number;
   spans: Span[];
 }
 
@@ -215,14 +225,21 @@ async function measure(bench: Bench, n: number, runId: string): Promise<RunResul
   runtime.management.resetStats();
   const spansBefore = spans.length;
 
+  const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
   const t0 = Date.now();
   await bench.publish(runId);
   const putMs = Date.now() - t0;
 
   let done: Extract<FromClients, { type: 'complete' }> | undefined;
   let waitError: unknown;
+  let cpuMs = 0;
+  let eventLoopBusy = 0;
   try {
     done = await complete;
+    const cpu = process.cpuUsage(cpu0);
+    cpuMs = (cpu.user + cpu.system) / 1000;
+    eventLoopBusy = performance.eventLoopUtilization(elu0).utilization;
   } catch (error) {
     waitError = error;
   }
@@ -239,6 +256,7 @@ async function measure(bench: Bench, n: number, runId: string): Promise<RunResul
   const runSpans = spans.slice(spansBefore);
   return {
     n,
+    latencyMs: runtime.management.latencyMs,
     runId,
     offset: done.offset,
     putMs,
@@ -253,6 +271,8 @@ async function measure(bench: Bench, n: number, runId: string): Promise<RunResul
     exactlyOnce: report.received === n && report.copies === n && report.duplicated === 0 && report.offsets.length === 1,
     invocations: runSpans.length,
     peakInvocations: peakOverlap(runSpans),
+    cpuMs,
+    eventLoopBusy,
     spans: runSpans.map((s) => ({ ...s, start: s.start - t0, end: s.end - t0 })),
   };
 }
@@ -278,6 +298,8 @@ function peakOverlap(spans: Span[]): number {
 interface Summary {
   n: number;
   runs: RunResult[];
+  /** The same publish with no added latency. */
+  floor: RunResult[];
   setting: Setting;
   setupMs: number;
 }
@@ -347,30 +369,29 @@ function resultsTable(summaries: Summary[]): string {
 }
 
 function breakdownTable(summaries: Summary[]): string {
-  const latency = summaries[0]?.setting.latencyMs ?? STANDARD.latencyMs;
   return table([
     [
       'N',
       'PutEvents call',
       'to first subscriber',
       'first → last subscriber',
-      latency > 0 ? 'posts in flight, effective' : 'posts per second',
-      'fan-out invocations',
-      'most at once',
-      'setup (connect + subscribe)',
+      'posts per second',
+      'fan-out invocations (most at once)',
+      'runtime event loop busy (process CPU)',
+      'wall time with 0 ms added',
+      'setup: connect + subscribe',
     ],
     ...summaries.map((s) => {
       const spread = s.runs.map((r) => r.wallMs - r.firstMs);
-      // Little's law: posts × latency / time spent posting ≈ posts in flight on average.
-      const inFlight = s.runs.map((r) => (latency > 0 ? (r.posts * latency) / Math.max(1, r.wallMs - r.firstMs + latency) : (r.posts * 1000) / Math.max(1, r.wallMs - r.firstMs)));
       return [
         fmt(s.n),
         ms(median(s.runs.map((r) => r.putMs))),
         ms(median(s.runs.map((r) => r.firstMs))),
         ms(median(spread)),
-        fmt(median(inFlight)),
-        range(s.runs.map((r) => r.invocations)),
-        range(s.runs.map((r) => r.peakInvocations)),
+        fmt(median(s.runs.map((r) => (r.posts * 1000) / Math.max(1, r.wallMs - r.firstMs)))),
+        `${range(s.runs.map((r) => r.invocations))} (${range(s.runs.map((r) => r.peakInvocations))})`,
+        `${fmt(100 * median(s.runs.map((r) => r.eventLoopBusy)))} % (${median(s.runs.map((r) => r.cpuMs / Math.max(1, r.wallMs))).toFixed(2)} cores)`,
+        s.floor.length ? timing(s.floor.map((r) => r.wallMs)) : 'not measured',
         `${(s.setupMs / 1000).toFixed(1)} s`,
       ];
     }),
@@ -379,10 +400,11 @@ function breakdownTable(summaries: Summary[]): string {
 
 function runsTable(summaries: Summary[]): string {
   return table([
-    ['run', 'offset', 'wall time', 'first subscriber', 'posts', 'delivered', 'received', 'copies', 'invocations'],
+    ['run', 'added latency', 'offset', 'wall time', 'first subscriber', 'posts', 'delivered', 'received', 'copies', 'invocations'],
     ...summaries.flatMap((s) =>
-      s.runs.map((r) => [
+      [...s.runs, ...s.floor].map((r) => [
         r.runId,
+        `${String(r.latencyMs)} ms`,
         String(r.offset),
         ms(r.wallMs),
         ms(r.firstMs),
@@ -436,21 +458,24 @@ function settingLines(s: Setting, runs: number): string[] {
   return [
     `- management API latency added to every call: ${String(s.latencyMs)} ms`,
     `- FANOUT_CONCURRENCY ${String(s.concurrency)} posts in flight per invocation, FANOUT_PAGE_SIZE ${String(s.pageSize)} subscribers per invocation, SQS event source max concurrency ${String(s.sqsMaxConcurrency)}`,
-    `- ${String(runs)} measured run(s) per N after one warm-up publish; subscribers: connections of one user on \`${CHANNEL}\`, one \`user.notification\` per run`,
+    `- ${String(runs)} measured run(s) per N after one warm-up publish, then ${String(runs)} more with no added latency; subscribers: connections of one user on \`${CHANNEL}\`, one \`user.notification\` per run`,
   ];
 }
 
 function resultsMarkdown(m: Machine, summaries: Summary[], runs: number): string {
   const setting = summaries[0]!.setting;
   return [
-    `### Results (${m.date})`,
+    'Machine:',
     '',
     ...machineLines(m),
+    '',
+    'Settings:',
+    '',
     ...settingLines(setting, runs),
     '',
     resultsTable(summaries),
     '',
-    'Where the time goes (medians):',
+    'Where the time goes (medians of the same runs; "wall time with 0 ms added" is its own series):',
     '',
     breakdownTable(summaries),
     '',
@@ -595,24 +620,31 @@ async function main(): Promise<void> {
         progress(`warm-up: ${ms(w.wallMs)} (not counted)`);
         warmedUp = true;
       }
-      const runs: RunResult[] = [];
-      for (let i = 1; i <= options.runs; i++) {
-        const r = await measure(bench, n, `n${String(n)}-r${String(i)}`);
-        runs.push(r);
-        progress(
-          `N=${fmt(n)} run ${String(i)}/${String(options.runs)}: ${ms(r.wallMs)} (first subscriber ${ms(r.firstMs)}, ` +
-            `offset ${String(r.offset)}, ${fmt(r.posts)} posts, ${String(r.invocations)} invocations, at most ${String(r.peakInvocations)} at once` +
-            `${r.exactlyOnce ? '' : ', NOT exactly once'})`,
-        );
-        if (options.verbose) {
-          for (const s of r.spans) progress(`  invocation +${fmt(s.start)} → +${fmt(s.end)} ms (${String(s.records)} record(s))`);
+      const series = async (label: string, latencyMs: number): Promise<RunResult[]> => {
+        runtime.management.latencyMs = latencyMs;
+        const results: RunResult[] = [];
+        for (let i = 1; i <= options.runs; i++) {
+          const r = await measure(bench, n, `n${String(n)}-${label}${String(i)}`);
+          results.push(r);
+          progress(
+            `N=${fmt(n)}, ${String(latencyMs)} ms added, run ${String(i)}/${String(options.runs)}: ${ms(r.wallMs)} ` +
+              `(first subscriber ${ms(r.firstMs)}, offset ${String(r.offset)}, ${fmt(r.posts)} posts, ` +
+              `${String(r.invocations)} invocations, at most ${String(r.peakInvocations)} at once, event loop ${fmt(100 * r.eventLoopBusy)} % busy` +
+              `${r.exactlyOnce ? '' : ', NOT exactly once'})`,
+          );
+          if (options.verbose) {
+            for (const sp of r.spans) progress(`  invocation +${fmt(sp.start)} → +${fmt(sp.end)} ms (${String(sp.records)} record(s))`);
+          }
         }
-      }
-      summaries.push({ n, runs, setting, setupMs });
+        return results;
+      };
+      const runs = await series('r', options.latencyMs);
+      const floor = options.latencyMs > 0 ? await series('floor', 0) : [];
+      summaries.push({ n, runs, floor, setting, setupMs });
     }
     runtime.management.latencyMs = 0;
 
-    const failedRuns = summaries.flatMap((s) => s.runs).filter((r) => !r.exactlyOnce);
+    const failedRuns = summaries.flatMap((s) => [...s.runs, ...s.floor]).filter((r) => !r.exactlyOnce);
     console.log(settingLines(setting, options.runs).join('\n'));
     console.log('');
     console.log(resultsTable(summaries));

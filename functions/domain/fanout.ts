@@ -78,7 +78,7 @@ export class Fanout {
   readonly #pageSize: number;
   readonly #leaseMs: number;
   readonly #historyTtlSec: number;
-  readonly #tails = new Map<string, Promise<void>>();
+  readonly #defaultOrder = new ChannelOrder();
 
   constructor(deps: FanoutDeps, options: FanoutOptions = {}) {
     this.#deps = deps;
@@ -87,32 +87,14 @@ export class Fanout {
     this.#historyTtlSec = options.historyTtlSec ?? TTL.historySec;
   }
 
-  /** Processes one queue record body; throws when the record must be retried. */
-  processRecord(body: string): Promise<void> {
+  /**
+   * Processes one queue record body; throws when the record must be retried. Records given the
+   * same `order` (one per batch) are processed in order per channel.
+   */
+  processRecord(body: string, order: ChannelOrder = this.#defaultOrder): Promise<void> {
     const work = this.#classify(body);
     if (work.kind === 'malformed') return this.#deadLetter(body, work.reason);
-    return this.#serial(work.channel, () => this.#run(work));
-  }
-
-  /**
-   * Chains work per channel; the chain is set up synchronously, so batch order is kept. When a
-   * record fails, the records after it on the same channel fail too (and are redelivered)
-   * rather than overtake it.
-   */
-  #serial(channel: string, fn: () => Promise<void>): Promise<void> {
-    const previous = this.#tails.get(channel);
-    const current = previous
-      ? previous.then(fn, () => {
-          throw new RetryLaterError(`an earlier record of ${channel} failed; keeping order`);
-        })
-      : fn();
-    this.#tails.set(channel, current);
-    void current
-      .catch(() => undefined)
-      .then(() => {
-        if (this.#tails.get(channel) === current) this.#tails.delete(channel);
-      });
-    return current;
+    return order.run(work.channel, () => this.#run(work));
   }
 
   #classify(body: string): Work {
@@ -262,4 +244,31 @@ function isPageTask(raw: unknown): raw is FanoutPageTask {
     t.message !== null &&
     typeof t.message.offset === 'number'
   );
+}
+
+/**
+ * The order of one batch: work on a channel starts when the previous work on that channel is
+ * done. The chain is set up synchronously, so the batch's order is kept. When a record fails,
+ * the records after it on the same channel fail too (and are redelivered) rather than
+ * overtake it. One per batch (per invocation): concurrent invocations must not wait on each
+ * other, and in the local runtime they share this module.
+ */
+export class ChannelOrder {
+  readonly #tails = new Map<string, Promise<void>>();
+
+  run(channel: string, fn: () => Promise<void>): Promise<void> {
+    const previous = this.#tails.get(channel);
+    const current = previous
+      ? previous.then(fn, () => {
+          throw new RetryLaterError(`an earlier record of ${channel} failed; keeping order`);
+        })
+      : fn();
+    this.#tails.set(channel, current);
+    void current
+      .catch(() => undefined)
+      .then(() => {
+        if (this.#tails.get(channel) === current) this.#tails.delete(channel);
+      });
+    return current;
+  }
 }
