@@ -29,7 +29,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, LocalQueue, SqsEventSourceMapping, sqsRoute 
 import { ACCOUNT_ID, Timers, errorMessageOf } from './util.ts';
 import { WebSocketGateway, type GatewayFunctions } from './websocket-gateway.ts';
 import { HANDLERS, type HandlerName } from '../functions/handlers.ts';
-import { CLIENT_ACTIONS, LIMITS } from '../functions/domain/messages.ts';
+import { CLIENT_ACTIONS, DETAIL_TYPES, LIMITS } from '../functions/domain/messages.ts';
 
 export type FunctionKey = HandlerName;
 
@@ -44,7 +44,8 @@ export const FUNCTION_NAMES = Object.fromEntries(
 
 /** The API's route keys besides `$default`: one per client action. */
 export const DEFAULT_ROUTES = CLIENT_ACTIONS;
-export const DEFAULT_DETAIL_TYPES = ['job.update', 'user.notification', 'document.permission'] as const;
+/** What the events rule routes to the queue: the detail-types the fan-out handles. */
+export const DEFAULT_DETAIL_TYPES = Object.values(DETAIL_TYPES);
 export const EVENTS_QUEUE = 'realtime-events';
 export const DEAD_LETTER_QUEUE = 'realtime-events-dlq';
 
@@ -77,7 +78,7 @@ export interface LocalRuntimeOptions {
   management?: { latencyMs?: number };
   /** Default: env EVENT_BUS_NAME, else `realtime`. */
   eventBusName?: string;
-  /** EventBridge rules; default: job.update, user.notification, document.permission (any bus) → events queue. */
+  /** EventBridge rules; default: the detail-types the fan-out handles (DETAIL_TYPES, any bus) → events queue. */
   rules?: readonly EventRule[];
   sqs?: {
     /** Events queue visibility timeout; default 30 s. */

@@ -136,7 +136,9 @@ describe('EventBridge PutEvents → SQS → fan-out', () => {
         Entries: [
           { ...jobUpdate('J4'), DetailType: 'something.else' },
           { ...jobUpdate('J5'), EventBusName: undefined },
-          { ...jobUpdate('J6'), DetailType: 'document.permission' },
+          { ...jobUpdate('J6'), DetailType: 'user.notification' },
+          // not handled by the fan-out (yet): no rule routes it
+          { ...jobUpdate('J7'), DetailType: 'document.permission' },
         ],
       }),
     );
@@ -144,7 +146,7 @@ describe('EventBridge PutEvents → SQS → fan-out', () => {
     await runtime.queues.events.drained();
     expect(records(harness).map((r) => (JSON.parse(r.body) as { 'detail-type': string })['detail-type'])).toEqual([
       'job.update',
-      'document.permission',
+      'user.notification',
     ]);
   });
 
