@@ -16,6 +16,9 @@ export interface Config {
   sqsEndpoint?: string;
   jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string; clockToleranceSec: number };
   fanout: { concurrency: number; pageSize: number; maxAttempts: number };
+  /** Presence engine: Redis when `redisUrl` is set, else memory (one process: the local runtime). */
+  redisUrl?: string;
+  presence: { timeoutMs: number; updatesPerSecond: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -36,7 +39,12 @@ export function loadConfig(env: Env = process.env): Config {
       pageSize: intOf(env, 'FANOUT_PAGE_SIZE', 1000),
       maxAttempts: intOf(env, 'FANOUT_MAX_ATTEMPTS', 5),
     },
+    presence: {
+      timeoutMs: intOf(env, 'PRESENCE_TIMEOUT_MS', 30_000),
+      updatesPerSecond: intOf(env, 'PRESENCE_UPDATES_PER_SECOND', 20),
+    },
   };
+  setIf(config, 'redisUrl', env['REDIS_URL']);
   setIf(config, 'dynamodbEndpoint', env['DYNAMODB_ENDPOINT']);
   setIf(config, 'managementEndpoint', env['WS_MANAGEMENT_ENDPOINT']);
   setIf(config, 'eventsQueueUrl', env['EVENTS_QUEUE_URL']);

@@ -199,6 +199,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     if (options.eventBusName) env.set('EVENT_BUS_NAME', options.eventBusName);
     else env.setDefault('EVENT_BUS_NAME', 'realtime');
     if (!process.env['JWT_SECRET'] && !process.env['JWT_JWKS_URL']) env.setDefault('JWT_SECRET', DEVELOPMENT_JWT_SECRET);
+    // Tells the handlers that the memory presence engine is shared by all of them here.
+    env.set('REALTIME_LOCAL_RUNTIME', 'true');
     // These point at this runtime's own port, so they are always set (a previous runtime in the
     // same process may have left other values); `options.env` can still override them.
     env.set('WS_MANAGEMENT_ENDPOINT', `${url}/${stage}`);
@@ -302,7 +304,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     });
 
     const d = dynamo;
-    const checks: HealthCheck[] = [{ name: 'dynamodb', check: () => d.check() }, ...(options.healthChecks ?? [])];
+    const checks: HealthCheck[] = [
+      { name: 'dynamodb', check: () => d.check() },
+      // The presence engine the handlers use (memory, or Redis when REDIS_URL is set).
+      { name: 'presence', check: async () => (await import('../functions/wiring/presence.ts')).presenceStore().ping() },
+      ...(options.healthChecks ?? []),
+    ];
     router
       .add(healthRoute(() => checks))
       .add(eventBridgeRoute(eventBridge, log.child('events')))

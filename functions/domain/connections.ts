@@ -1,4 +1,5 @@
 import type { ConnectionStore, Identity, Log, Metrics, SubscriptionStore } from './ports.ts';
+import type { PresenceService } from './presence.ts';
 import { TTL, epochSeconds } from './time.ts';
 
 export interface ConnectInput {
@@ -9,11 +10,20 @@ export interface ConnectInput {
   userAgent?: string;
 }
 
+export interface ConnectionServiceDeps {
+  connections: ConnectionStore;
+  subscriptions: SubscriptionStore;
+  log: Log;
+  metrics: Metrics;
+  /** When present, a disconnect also leaves every document's presence. */
+  presence?: PresenceService;
+}
+
 /** `$connect` and `$disconnect`. `$disconnect` is best-effort on AWS: TTLs and 410 pruning back it up. */
 export class ConnectionService {
-  readonly #deps: { connections: ConnectionStore; subscriptions: SubscriptionStore; log: Log; metrics: Metrics };
+  readonly #deps: ConnectionServiceDeps;
 
-  constructor(deps: { connections: ConnectionStore; subscriptions: SubscriptionStore; log: Log; metrics: Metrics }) {
+  constructor(deps: ConnectionServiceDeps) {
     this.#deps = deps;
   }
 
@@ -38,5 +48,13 @@ export class ConnectionService {
     await this.#deps.connections.delete(connectionId);
     this.#deps.metrics.count('ConnectionsClosed');
     this.#deps.log.info('disconnected', { subscriptions: channels.length, ...reason });
+    if (this.#deps.presence && channels.some((c) => c.startsWith('presence.'))) {
+      try {
+        await this.#deps.presence.leaveAll(connectionId);
+      } catch (error) {
+        // The connection is gone either way; its presence expires on its own.
+        this.#deps.log.warn('presence leave on disconnect failed', { error });
+      }
+    }
   }
 }

@@ -1,4 +1,4 @@
-import type { ChannelMessage } from './messages.ts';
+import type { ServerMessage } from './messages.ts';
 import {
   GatewayThrottledError,
   type Clock,
@@ -29,6 +29,8 @@ export interface DeliveryDeps {
   metrics: Metrics;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Runs after a gone connection was pruned (presence uses it to let the member leave). */
+  afterPrune?: (connectionId: string) => Promise<void>;
 }
 
 export interface DeliveryReport {
@@ -68,7 +70,7 @@ export class Delivery {
     return this.#concurrency;
   }
 
-  async deliver(connectionIds: readonly string[], message: ChannelMessage, publishedAt?: string): Promise<DeliveryReport> {
+  async deliver(connectionIds: readonly string[], message: ServerMessage, publishedAt?: string): Promise<DeliveryReport> {
     const report: DeliveryReport = { delivered: 0, pruned: 0, failed: 0 };
     if (connectionIds.length === 0) return report;
     const payload = JSON.stringify(message);
@@ -96,19 +98,20 @@ export class Delivery {
   async prune(connectionId: string): Promise<void> {
     await this.#deps.subscriptions.removeConnection(connectionId);
     await this.#deps.connections.delete(connectionId);
+    await this.#deps.afterPrune?.(connectionId);
   }
 
   async #postWithRetry(
     connectionId: string,
     payload: string,
-    message: ChannelMessage,
+    message: ServerMessage,
   ): Promise<keyof DeliveryReport> {
     const { gateway, log, metrics } = this.#deps;
     for (let attempt = 1; ; attempt++) {
       try {
         const outcome = await gateway.post(connectionId, payload);
         if (outcome === 'ok') return 'delivered';
-        log.info('pruning stale connection', { connectionId, channel: message.channel });
+        log.info('pruning stale connection', { connectionId, event: message.event });
         try {
           await this.prune(connectionId);
           return 'pruned';
@@ -119,7 +122,7 @@ export class Delivery {
         }
       } catch (error) {
         if (attempt >= this.#maxAttempts) {
-          log.error('delivery failed', { connectionId, channel: message.channel, offset: message.offset, attempts: attempt, error });
+          log.error('delivery failed', { connectionId, event: message.event, ...('offset' in message ? { offset: message.offset } : {}), attempts: attempt, error });
           return 'failed';
         }
         metrics.count('DeliveryRetries');

@@ -8,12 +8,14 @@ export const ErrorCode = {
   RATE_LIMIT_EXCEEDED: 'RATE_LIMIT_EXCEEDED',
   CHANNEL_NOT_FOUND: 'CHANNEL_NOT_FOUND',
   INVALID_MESSAGE: 'INVALID_MESSAGE',
+  /** Presence (Redis) cannot be reached; everything else keeps working. */
+  PRESENCE_UNAVAILABLE: 'PRESENCE_UNAVAILABLE',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** Whether a client may retry the same request and expect a different answer. */
-const TEMPORARY: ReadonlySet<ErrorCode> = new Set([ErrorCode.RATE_LIMIT_EXCEEDED, ErrorCode.INTERNAL]);
+const TEMPORARY: ReadonlySet<ErrorCode> = new Set([ErrorCode.RATE_LIMIT_EXCEEDED, ErrorCode.PRESENCE_UNAVAILABLE, ErrorCode.INTERNAL]);
 
 export interface RealtimeErrorOptions {
   channel?: string;

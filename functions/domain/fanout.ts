@@ -2,8 +2,12 @@ import { mayReceive } from './authorization.ts';
 import { jobChannel, parseChannel, userChannel } from './channels.ts';
 import type { Delivery } from './delivery.ts';
 import { jobUpdateData } from './jobs.ts';
+import { ErrorCode, RealtimeError } from './errors.ts';
+import { presenceChannel, type PresenceService } from './presence.ts';
+import { errorMessage } from './wire.ts';
 import {
   DETAIL_TYPES,
+  DocumentPermissionDetail,
   EventBridgeEvent,
   JobUpdateDetail,
   NotificationDetail,
@@ -13,6 +17,7 @@ import {
 import type {
   AssignedEvent,
   ChannelStore,
+  DocumentRoleStore,
   Clock,
   DeadLetterSink,
   EventLedger,
@@ -45,6 +50,10 @@ export interface FanoutDeps {
   clock: Clock;
   log: Log;
   metrics: Metrics;
+  /** Applies `document.permission` events; without it they go to the dead-letter queue. */
+  documentRoles?: DocumentRoleStore;
+  /** Lets a revoked user's connections leave the document's presence. */
+  presence?: PresenceService;
 }
 
 /** Thrown when a record should be retried later (SQS redelivers it). */
@@ -59,7 +68,8 @@ type Work =
   | { kind: 'malformed'; reason: string }
   | { kind: 'job'; eventId: string; channel: string; detail: JobUpdateDetail }
   | { kind: 'notification'; eventId: string; channel: string; detail: NotificationDetail; time: string | undefined }
-  | { kind: 'page'; channel: string; task: FanoutPageTask };
+  | { kind: 'page'; channel: string; task: FanoutPageTask }
+  | { kind: 'permission'; eventId: string; channel: string; detail: DocumentPermissionDetail; time: string | undefined };
 
 /**
  * Turns worker events into channel messages and delivers them.
@@ -121,6 +131,15 @@ export class Fanout {
         }
         return { kind: 'notification', eventId: event.id, channel: userChannel(detail.data.userId), detail: detail.data, time: event.time };
       }
+      case DETAIL_TYPES.documentPermission: {
+        const detail = DocumentPermissionDetail.safeParse(event.detail);
+        if (!detail.success) {
+          return { kind: 'malformed', reason: `invalid document.permission: ${describeIssues(detail.error.issues)}` };
+        }
+        if (!this.#deps.documentRoles) return { kind: 'malformed', reason: 'document roles are not configured' };
+        // Ordered with the document's events, so a revocation and a publish keep their order.
+        return { kind: 'permission', eventId: event.id, channel: `docs.${detail.data.documentId}`, detail: detail.data, time: event.time };
+      }
       default:
         return { kind: 'malformed', reason: `unsupported detail-type ${JSON.stringify(event['detail-type']).slice(0, 100)}` };
     }
@@ -142,6 +161,12 @@ export class Fanout {
     }
     if (claim.status === 'busy') throw new RetryLaterError(`event ${work.eventId} is being processed elsewhere`);
     try {
+      if (work.kind === 'permission') {
+        await this.#applyPermission(work.detail, work.time);
+        await ledger.complete(work.eventId, ledgerExpiry);
+        metrics.count('EventsProcessed');
+        return;
+      }
       let assigned = claim.assigned;
       if (assigned) {
         // An earlier attempt applied it and took its offset: publish that, never a second offset.
@@ -186,6 +211,54 @@ export class Fanout {
         log.info('job update applied', { ...logAttrs, offset: message.offset, resumed: outcome.kind === 'already-applied' });
         return { message, owner: outcome.state.userId, publishedAt: detail.timestamp };
       }
+    }
+  }
+
+  /**
+   * Grants, changes or revokes a document role. A revocation ends the user's live
+   * subscriptions to the document's channels and tells each connection which channel it lost.
+   */
+  async #applyPermission(detail: DocumentPermissionDetail, time: string | undefined): Promise<void> {
+    const { documentRoles, log, metrics } = this.#deps;
+    const changedAt = Date.parse(detail.timestamp ?? time ?? '') || this.#deps.clock.now();
+    const applied = await (documentRoles as DocumentRoleStore).setRole(detail.documentId, detail.userId, detail.role, changedAt);
+    const attrs = { documentId: detail.documentId, userId: detail.userId, role: detail.role };
+    if (!applied) {
+      metrics.count('EventsStale');
+      log.info('permission change older than the current one; dropped', attrs);
+      return;
+    }
+    metrics.count('PermissionChanges');
+    log.info('document role changed', attrs);
+    if (detail.role === null) await this.#revoke(detail.documentId, detail.userId);
+  }
+
+  /**
+   * Presence first, and leaving it before the subscription goes: if presence cannot be left the
+   * event fails and is retried with the subscriptions still there to find, so a revoked
+   * connection never stays present (and able to relay cursors) with no subscription left.
+   */
+  async #revoke(documentId: string, userId: string): Promise<void> {
+    const { subscriptions, delivery, presence, clock, metrics } = this.#deps;
+    for (const channel of [presenceChannel(documentId), `docs.${documentId}`]) {
+      const revoked: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await subscriptions.listByChannel(channel, cursor === undefined ? { limit: this.#pageSize } : { limit: this.#pageSize, cursor });
+        revoked.push(...page.items.filter((s) => s.userId === userId).map((s) => s.connectionId));
+        cursor = page.cursor;
+      } while (cursor !== undefined);
+      if (revoked.length === 0) continue;
+      for (const connectionId of revoked) {
+        if (channel.startsWith('presence.') && presence) await presence.leave(connectionId, documentId);
+        await subscriptions.remove(connectionId, channel);
+      }
+      metrics.count('SubscriptionsRevoked', revoked.length);
+      const notice = errorMessage(
+        new RealtimeError(ErrorCode.PERMISSION_DENIED, 'Your access to this document was revoked', { channel }),
+        clock.now(),
+      );
+      await delivery.deliver(revoked, notice);
     }
   }
 

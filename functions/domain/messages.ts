@@ -10,7 +10,9 @@ export const LIMITS = {
   /** API Gateway WebSocket message cap; the local runtime closes with 1009 above it. */
   maxFrameBytes: 128 * 1024,
   /** Largest client message body we parse for the core actions. */
-  maxClientMessageBytes: 32 * 1024,
+  maxClientMessageBytes: 40 * 1024,
+  /** Largest `data` of a `publish` (serialized JSON), e.g. an opaque base64 CRDT update. */
+  maxPublishDataBytes: 32 * 1024,
   maxRequestIdLength: 128,
   maxChannelLength: 256,
   maxJsonDepth: 32,
@@ -37,10 +39,43 @@ export const UnsubscribeMessage = z.object({
 });
 export const PingMessage = z.object({ action: z.literal('ping'), requestId });
 
-export const ClientMessage = z.discriminatedUnion('action', [SubscribeMessage, UnsubscribeMessage, PingMessage]);
+const coordinate = z.number().check(z.gte(-1e7), z.lte(1e7));
+const shortId = z.string().check(z.minLength(1), z.maxLength(128));
+export const Cursor = z.object({ x: coordinate, y: coordinate });
+export const Selection = z.object({
+  slideId: shortId,
+  elementId: z.optional(shortId),
+  range: z.optional(z.object({ start: z.number().check(z.int(), z.gte(0)), end: z.number().check(z.int(), z.gte(0)) })),
+});
+
+/** A cursor and/or selection update; `null` clears. */
+export const PresenceMessage = z.object({
+  action: z.literal('presence'),
+  documentId: z.string().check(z.regex(/^[A-Za-z0-9_-]{1,128}$/)),
+  cursor: z.optional(z.nullable(Cursor)),
+  selection: z.optional(z.nullable(Selection)),
+  requestId,
+});
+export type PresenceMessage = z.infer<typeof PresenceMessage>;
+
+/** A document collaboration event (the channel a CRDT rides on): `data` is opaque. */
+export const PublishMessage = z.object({
+  action: z.literal('publish'),
+  channel: channelName,
+  data: z.unknown(),
+  requestId,
+});
+
+export const ClientMessage = z.discriminatedUnion('action', [
+  SubscribeMessage,
+  UnsubscribeMessage,
+  PingMessage,
+  PresenceMessage,
+  PublishMessage,
+]);
 export type ClientMessage = z.infer<typeof ClientMessage>;
 export type SubscribeMessage = z.infer<typeof SubscribeMessage>;
-export const CLIENT_ACTIONS = ['subscribe', 'unsubscribe', 'ping'] as const;
+export const CLIENT_ACTIONS = ['subscribe', 'unsubscribe', 'ping', 'presence', 'publish'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Worker events (EventBridge detail), validated by the publisher and again by the fan-out
@@ -77,7 +112,21 @@ export const NotificationDetail = z.looseObject({
 });
 export type NotificationDetail = z.infer<typeof NotificationDetail>;
 
-export const DETAIL_TYPES = { jobUpdate: 'job.update', notification: 'user.notification' } as const;
+/** A document role granted, changed or (`role: null`) revoked. */
+export const DocumentPermissionDetail = z.object({
+  documentId: id,
+  userId: id,
+  role: z.nullable(z.enum(['owner', 'editor', 'commenter', 'viewer'])),
+  /** When the change was made; orders changes (the EventBridge event time when absent). */
+  timestamp: z.optional(z.iso.datetime({ offset: true })),
+});
+export type DocumentPermissionDetail = z.infer<typeof DocumentPermissionDetail>;
+
+export const DETAIL_TYPES = {
+  jobUpdate: 'job.update',
+  notification: 'user.notification',
+  documentPermission: 'document.permission',
+} as const;
 export const EVENT_SOURCE = 'realtime.workers';
 
 /** The EventBridge envelope as delivered by a rule to SQS. */
@@ -103,8 +152,31 @@ export interface JobUpdateData {
   timestamp: string;
 }
 
+export interface PresenceMemberData {
+  userId: string;
+  name: string;
+  avatar?: string;
+  color: string;
+  cursor?: { x: number; y: number };
+  selection?: { slideId: string; elementId?: string; range?: { start: number; end: number } };
+  lastSeen: string;
+}
+
 export type ServerMessage =
   | { event: 'subscribed'; channel: string; requestId?: string }
+  | { event: 'published'; channel: string; offset: number; requestId?: string }
+  | { event: 'doc:event'; channel: string; offset: number; userId: string; data: unknown }
+  | { event: 'presence:snapshot'; channel: string; members: PresenceMemberData[] }
+  | { event: 'presence:user-joined'; channel: string; member: PresenceMemberData }
+  | {
+      event: 'presence:update';
+      channel: string;
+      userId: string;
+      cursor?: PresenceMemberData['cursor'] | null;
+      selection?: PresenceMemberData['selection'] | null;
+      lastSeen: string;
+    }
+  | { event: 'presence:user-left'; channel: string; userId: string }
   | { event: 'unsubscribed'; channel: string; requestId?: string }
   | { event: 'pong'; requestId?: string; timestamp: string }
   | { event: 'job:update'; channel: string; offset: number; data: JobUpdateData }
@@ -122,10 +194,33 @@ export interface ErrorMessage {
 }
 
 /** A message that carries a channel offset (kept in history, delivered by the fan-out). */
-export type ChannelMessage = Extract<ServerMessage, { offset: number }>;
+export type ChannelMessage = Extract<ServerMessage, { event: 'job:update' | 'notification' | 'doc:event' }>;
+
+const MemberSchema = z.object({
+  userId: z.string(),
+  name: z.string(),
+  avatar: z.optional(z.string()),
+  color: z.string(),
+  cursor: z.optional(Cursor),
+  selection: z.optional(Selection),
+  lastSeen: z.string(),
+});
 
 /** Schema of server messages, for clients (SDK, tests) that validate what they receive. */
 export const ServerMessageSchema = z.discriminatedUnion('event', [
+  z.object({ event: z.literal('published'), channel: z.string(), offset: z.number(), requestId: z.optional(z.string()) }),
+  z.object({ event: z.literal('doc:event'), channel: z.string(), offset: z.number(), userId: z.string(), data: z.unknown() }),
+  z.object({ event: z.literal('presence:snapshot'), channel: z.string(), members: z.array(MemberSchema) }),
+  z.object({ event: z.literal('presence:user-joined'), channel: z.string(), member: MemberSchema }),
+  z.object({
+    event: z.literal('presence:update'),
+    channel: z.string(),
+    userId: z.string(),
+    cursor: z.optional(z.nullable(Cursor)),
+    selection: z.optional(z.nullable(Selection)),
+    lastSeen: z.string(),
+  }),
+  z.object({ event: z.literal('presence:user-left'), channel: z.string(), userId: z.string() }),
   z.object({ event: z.literal('subscribed'), channel: z.string(), requestId: z.optional(z.string()) }),
   z.object({ event: z.literal('unsubscribed'), channel: z.string(), requestId: z.optional(z.string()) }),
   z.object({ event: z.literal('pong'), requestId: z.optional(z.string()), timestamp: z.string() }),

@@ -7,7 +7,9 @@
  * because that is what DynamoDB TTL reads. Every read ignores items whose `expiresAt` has
  * passed: DynamoDB deletes expired items up to two days late.
  */
+import type { DocumentRole } from './authorization.ts';
 import type { ChannelMessage, JobStatus, JobUpdateDetail } from './messages.ts';
+import type { PresenceCursor, PresenceMember, PresenceSelection } from './presence-types.ts';
 
 export interface Clock {
   now(): number;
@@ -190,6 +192,86 @@ export interface DeadLetterSink {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Presence (Redis on AWS, memory locally by default)
+
+export interface PresenceConnection {
+  connectionId: string;
+  userId: string;
+  name: string;
+  avatar?: string;
+}
+
+/** Members whose last connection left or expired: each gets a `presence:user-left`. */
+export interface PresenceDeparture {
+  documentId: string;
+  userId: string;
+}
+
+export interface PresenceJoin {
+  /** The joiner's member (new, or the existing one when another tab of theirs is in). */
+  member: PresenceMember;
+  /** True when this is the user's first connection in the document (others see a join). */
+  joined: boolean;
+  /** Every member after the join, the joiner included. */
+  members: PresenceMember[];
+  /** Members that expired in this document, found on the way. */
+  expired: PresenceDeparture[];
+}
+
+/**
+ * Presence of connections in documents. A member is a user; it stays while any of its
+ * connections is present. A connection not heard from for `timeoutMs` (an update or a touch)
+ * expires; every call sweeps the documents it touches and reports who expired. Keys expire
+ * on their own, so an abandoned document cleans itself up. Throws PresenceUnavailableError
+ * when the engine cannot be reached.
+ */
+export interface PresenceStore {
+  join(documentId: string, connection: PresenceConnection): Promise<PresenceJoin>;
+  /** Updates the cursor and/or selection (`null` clears it); undefined when the connection is not in the document. */
+  update(
+    documentId: string,
+    connectionId: string,
+    patch: { cursor?: PresenceCursor | null; selection?: PresenceSelection | null },
+  ): Promise<{ member: PresenceMember; expired: PresenceDeparture[] } | undefined>;
+  /** A heartbeat (ping): marks the connection alive in every document it is in. */
+  touch(connectionId: string): Promise<{ documentIds: string[]; expired: PresenceDeparture[] }>;
+  /** The connection leaves one document; `left` when it was the user's last connection there. */
+  leave(documentId: string, connectionId: string): Promise<{ left: PresenceDeparture | undefined; expired: PresenceDeparture[] }>;
+  /** The connection leaves every document (disconnect, 410). */
+  leaveAll(connectionId: string): Promise<{ left: PresenceDeparture[]; expired: PresenceDeparture[] }>;
+  members(documentId: string): Promise<PresenceMember[]>;
+  /** Throws when the engine is unreachable (health). */
+  ping(): Promise<void>;
+}
+
+export class PresenceUnavailableError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('Presence is unavailable', options);
+    this.name = 'PresenceUnavailableError';
+  }
+}
+
+/** A token bucket per key, shared by every Lambda (Redis on AWS). */
+export interface RateLimiter {
+  /**
+   * Takes one token from `key`'s bucket (`capacity` tokens, refilled at `refillPerSec`).
+   * `retryAfterMs` is set when refused: how long until a token is back.
+   */
+  take(key: string, capacity: number, refillPerSec: number): Promise<{ allowed: boolean; retryAfterMs?: number }>;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface DocumentRoleStore {
+  roleOf(documentId: string, userId: string): Promise<DocumentRole | undefined>;
+  /**
+   * Grants, changes (`role`) or revokes (`null`) a user's role, unless a change with a later
+   * `changedAt` (epoch ms) was already applied. Returns whether it was applied.
+   */
+  setRole(documentId: string, userId: string, role: DocumentRole | null, changedAt: number): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 export type MetricName =
   | 'ConnectionsOpened'
@@ -208,7 +290,13 @@ export type MetricName =
   | 'EventsStale'
   | 'EventsMalformed'
   | 'EventsRejected'
-  | 'FanoutPagesEnqueued';
+  | 'FanoutPagesEnqueued'
+  | 'PresenceUpdates'
+  | 'PresenceRateLimited'
+  | 'PresenceDepartures'
+  | 'DocumentEventsPublished'
+  | 'PermissionChanges'
+  | 'SubscriptionsRevoked';
 
 export interface Metrics {
   count(name: MetricName, value?: number): void;

@@ -1,9 +1,11 @@
-import { ChannelAuthorizer } from './authorization.ts';
-import { parseChannel } from './channels.ts';
+import { ChannelAuthorizer, type DocumentRoleLookup } from './authorization.ts';
+import { parseChannel, type Channel } from './channels.ts';
+import type { Delivery } from './delivery.ts';
 import { ErrorCode, RealtimeError, channelNotFound, invalidMessage } from './errors.ts';
 import { jobUpdateData } from './jobs.ts';
-import { ClientMessage, LIMITS, describeIssues, type ServerMessage } from './messages.ts';
-import type { ChannelStore, Clock, ConnectionGateway, Identity, Log, Metrics, SubscriptionStore } from './ports.ts';
+import { ClientMessage, LIMITS, describeIssues, type ChannelMessage, type PresenceMessage, type ServerMessage } from './messages.ts';
+import type { ChannelStore, Clock, ConnectionGateway, HistoryStore, Identity, Log, Metrics, SubscriptionStore } from './ports.ts';
+import type { PresenceService } from './presence.ts';
 import { TTL, epochSeconds, isoNow } from './time.ts';
 import { errorMessage } from './wire.ts';
 
@@ -24,7 +26,15 @@ export interface MessageRouterDeps {
   log: Log;
   metrics: Metrics;
   maxSubscriptionsPerConnection?: number;
+  /** Presence on `presence.*`; without it presence subscriptions and updates are refused. */
+  presence?: PresenceService;
+  /** Document collaboration (`publish` on `docs.*`): roles, history and delivery. */
+  documents?: { roles: DocumentRoleLookup; history: HistoryStore; delivery: Delivery; newId: () => string };
 }
+
+/** Who may publish on `docs.*`. */
+const PUBLISHERS: ReadonlySet<string> = new Set(['owner', 'editor']);
+const PUBLISH_PAGE = 1000;
 
 /**
  * Handles one client frame: validates it, runs the action and replies through the
@@ -52,12 +62,19 @@ export class MessageRouter {
       switch (message.action) {
         case 'ping':
           await this.#send(ctx, { event: 'pong', ...rid(message.requestId), timestamp: isoNow(this.#deps.clock.now()) });
+          await this.#heartbeat(ctx);
           return;
         case 'subscribe':
           await this.#subscribe(ctx, message.channel, message.requestId);
           return;
         case 'unsubscribe':
           await this.#unsubscribe(ctx, message.channel, message.requestId);
+          return;
+        case 'presence':
+          await this.#presence().update(ctx.connectionId, ctx.identity, message);
+          return;
+        case 'publish':
+          await this.#publish(ctx, message.channel, message.data, message.requestId);
           return;
       }
     } catch (error) {
@@ -93,9 +110,20 @@ export class MessageRouter {
         { channel: channel.name },
       );
     }
+    // Presence: enter before the ack, so a failure leaves no subscription behind.
+    let joined: Awaited<ReturnType<PresenceService['enter']>> | undefined;
+    if (channel.kind === 'presence') {
+      try {
+        joined = await this.#presence().enter(ctx.connectionId, ctx.identity, channel.id);
+      } catch (error) {
+        if (outcome === 'added') await subscriptions.remove(ctx.connectionId, channel.name);
+        throw error;
+      }
+    }
     if (outcome === 'added') metrics.count('Subscriptions');
     log.info('subscribed', { channel: channel.name, outcome });
     await this.#send(ctx, { event: 'subscribed', channel: channel.name, ...rid(requestId) });
+    if (joined) await this.#presence().announce(ctx.connectionId, channel.id, joined);
 
     if (channel.kind === 'jobs') {
       // Read after the subscription is stored: an update applied in between reaches us either
@@ -110,8 +138,63 @@ export class MessageRouter {
   async #unsubscribe(ctx: ConnectionContext, name: string, requestId: string | undefined): Promise<void> {
     const channel = parseChannel(name);
     if (!channel) throw channelNotFound(name);
+    // Presence first: if it cannot be left, the subscription stays and the client is told, so
+    // presence and subscription never disagree (a member whose pings kept it present forever).
+    if (channel.kind === 'presence' && this.#deps.presence) await this.#deps.presence.leave(ctx.connectionId, channel.id);
     await this.#deps.subscriptions.remove(ctx.connectionId, channel.name);
     await this.#send(ctx, { event: 'unsubscribed', channel: channel.name, ...rid(requestId) });
+  }
+
+  /** A ping keeps the connection present in its documents; presence trouble never fails it. */
+  async #heartbeat(ctx: ConnectionContext): Promise<void> {
+    if (!this.#deps.presence) return;
+    try {
+      await this.#deps.presence.heartbeat(ctx.connectionId);
+    } catch (error) {
+      this.#deps.log.warn('presence heartbeat failed', { error });
+    }
+  }
+
+  #presence(): PresenceService {
+    if (!this.#deps.presence) throw new RealtimeError(ErrorCode.PRESENCE_UNAVAILABLE, 'Presence is not configured');
+    return this.#deps.presence;
+  }
+
+  /** `publish` on `docs.{id}` by an owner or editor: a new offset, history, the other subscribers. */
+  async #publish(ctx: ConnectionContext, name: string, data: unknown, requestId: string | undefined): Promise<void> {
+    const channel = parseChannel(name);
+    if (!channel) throw channelNotFound(name);
+    if (channel.kind !== 'docs') throw new RealtimeError(ErrorCode.PERMISSION_DENIED, 'Clients publish only on docs channels', { channel: name });
+    const documents = this.#documents(channel);
+    const role = await documents.roles.roleOf(channel.id, ctx.identity.userId);
+    if (!role || !PUBLISHERS.has(role)) {
+      throw new RealtimeError(ErrorCode.PERMISSION_DENIED, 'Only owners and editors may publish on this document', { channel: name });
+    }
+    if (data === undefined) throw invalidMessage('data is required');
+    if (Buffer.byteLength(JSON.stringify(data), 'utf8') > LIMITS.maxPublishDataBytes) {
+      throw invalidMessage(`data is larger than ${LIMITS.maxPublishDataBytes} bytes`);
+    }
+    const { channels, clock, metrics, subscriptions } = this.#deps;
+    const { offset } = await channels.advance(name, documents.newId(), epochSeconds(clock.now()) + TTL.channelHeadSec);
+    const message: ChannelMessage = { event: 'doc:event', channel: name, offset, userId: ctx.identity.userId, data };
+    await documents.history.append(name, message, epochSeconds(clock.now()) + TTL.historySec);
+    await this.#send(ctx, { event: 'published', channel: name, offset, ...rid(requestId) });
+    metrics.count('DocumentEventsPublished');
+    // Document channels are small (the people in one deck): deliver every page here.
+    let cursor: string | undefined;
+    do {
+      const page = await subscriptions.listByChannel(name, cursor === undefined ? { limit: PUBLISH_PAGE } : { limit: PUBLISH_PAGE, cursor });
+      await documents.delivery.deliver(
+        page.items.map((s) => s.connectionId).filter((id) => id !== ctx.connectionId),
+        message,
+      );
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+  }
+
+  #documents(channel: Channel): NonNullable<MessageRouterDeps['documents']> {
+    if (!this.#deps.documents) throw new RealtimeError(ErrorCode.PERMISSION_DENIED, 'Document events are not configured', { channel: channel.name });
+    return this.#deps.documents;
   }
 
   async #fail(ctx: ConnectionContext, error: unknown, requestId: string | undefined): Promise<void> {

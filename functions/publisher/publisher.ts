@@ -1,11 +1,12 @@
 /**
- * The worker publisher: how workers (and tests, and `npm run publish`) send job updates and
- * notifications, exactly as production does, through EventBridge PutEvents. Events are
+ * The worker publisher: how workers (and tests, and `npm run publish`) send job updates,
+ * notifications and document permission changes, exactly as production does, through EventBridge PutEvents. Events are
  * validated by the same schemas the fan-out applies, so a bad event fails here, loudly.
  */
 import { PutEventsCommand, type EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
   DETAIL_TYPES,
+  DocumentPermissionDetail,
   EVENT_SOURCE,
   JobUpdateDetail,
   NotificationDetail,
@@ -14,6 +15,7 @@ import {
 
 export type JobUpdateInput = Omit<JobUpdateDetail, 'timestamp'> & { timestamp?: string };
 export type NotificationInput = NotificationDetail;
+export type DocumentPermissionInput = Omit<DocumentPermissionDetail, 'timestamp'> & { timestamp?: string };
 
 export interface PublisherOptions {
   client: EventBridgeClient;
@@ -38,6 +40,8 @@ export interface Publisher {
   /** Publishes a job update; resolves to the EventBridge event id. */
   publishJobUpdate(update: JobUpdateInput): Promise<string>;
   publishNotification(notification: NotificationInput): Promise<string>;
+  /** Grants, changes or (`role: null`) revokes a user's role on a document. */
+  publishDocumentPermission(change: DocumentPermissionInput): Promise<string>;
 }
 
 export function createPublisher(options: PublisherOptions): Publisher {
@@ -68,6 +72,11 @@ export function createPublisher(options: PublisherOptions): Publisher {
       const parsed = NotificationDetail.safeParse({ timestamp: now().toISOString(), ...notification });
       if (!parsed.success) throw new PublishError('INVALID_MESSAGE', `Invalid notification: ${describeIssues(parsed.error.issues)}`);
       return put(DETAIL_TYPES.notification, parsed.data);
+    },
+    async publishDocumentPermission(change) {
+      const parsed = DocumentPermissionDetail.safeParse({ ...change, timestamp: change.timestamp ?? now().toISOString() });
+      if (!parsed.success) throw new PublishError('INVALID_MESSAGE', `Invalid permission change: ${describeIssues(parsed.error.issues)}`);
+      return put(DETAIL_TYPES.documentPermission, parsed.data);
     },
   };
 }

@@ -8,6 +8,7 @@ import { Delivery } from '../domain/delivery.ts';
 import { Fanout } from '../domain/fanout.ts';
 import { config, once } from './common.ts';
 import { gateway } from './gateway.ts';
+import { documentRoles, presenceService } from './presence.ts';
 import { channels, clock, connections, subscriptions, table } from './stores.ts';
 
 export const fanout = (): Fanout =>
@@ -17,7 +18,15 @@ export const fanout = (): Fanout =>
     if (!deadLetterQueueUrl) throw new Error('EVENTS_DLQ_URL is not set');
     const sqs = new SQSClient(sqsEndpoint ? { endpoint: sqsEndpoint } : {});
     const delivery = new Delivery(
-      { gateway: gateway(), subscriptions: subscriptions(), connections: connections(), clock, log, metrics: metricsPort },
+      {
+        gateway: gateway(),
+        subscriptions: subscriptions(),
+        connections: connections(),
+        clock,
+        log,
+        metrics: metricsPort,
+        afterPrune: (connectionId) => presenceService().leaveAll(connectionId),
+      },
       { concurrency: options.concurrency, maxAttempts: options.maxAttempts },
     );
     return new Fanout(
@@ -32,6 +41,8 @@ export const fanout = (): Fanout =>
         clock,
         log,
         metrics: metricsPort,
+        documentRoles: documentRoles(),
+        presence: presenceService(),
       },
       { pageSize: options.pageSize },
     );

@@ -9,12 +9,13 @@ import { createPublisher, PublishError, type JobUpdateInput } from '../../functi
 import { JOB_STATUSES } from '../../functions/domain/messages.ts';
 import { parseFlags } from './args.ts';
 
-const flags = parseFlags(['job', 'user', 'status', 'progress', 'message', 'sequence', 'notify', 'type', 'title', 'body', 'endpoint', 'bus'] as const);
+const flags = parseFlags(['job', 'user', 'status', 'progress', 'message', 'sequence', 'notify', 'type', 'title', 'body', 'doc', 'role', 'endpoint', 'bus'] as const);
 const usage = `usage:
   npm run publish -- --job <jobId> --user <userId> --status <${JOB_STATUSES.join('|')}> [--progress 0-100] [--message text] [--sequence n]
   npm run publish -- --notify <userId> [--type kind] [--title text] [--body text]
+  npm run publish -- --doc <documentId> --user <userId> --role <owner|editor|commenter|viewer|none>
 options: --endpoint <url> (default EVENTBRIDGE_ENDPOINT or http://localhost:\${REALTIME_PORT:-3001}), --bus <name>`;
-if (flags.help || (!flags.job && !flags.notify)) {
+if (flags.help || (!flags.job && !flags.notify && !flags.doc)) {
   console.error(usage);
   process.exit(flags.help ? 0 : 2);
 }
@@ -37,6 +38,10 @@ try {
     if (flags.message !== undefined) update.message = flags.message;
     if (flags.sequence !== undefined) update.sequence = Number(flags.sequence);
     id = await publisher.publishJobUpdate(update);
+  } else if (flags.doc) {
+    if (!flags.user || !flags.role) throw new PublishError('INVALID_MESSAGE', '--doc needs --user and --role');
+    const role = flags.role === 'none' ? null : (flags.role as 'owner' | 'editor' | 'commenter' | 'viewer');
+    id = await publisher.publishDocumentPermission({ documentId: flags.doc, userId: flags.user, role });
   } else {
     id = await publisher.publishNotification({
       userId: flags.notify as string,

@@ -10,7 +10,7 @@ import { DynamoChannelStore } from '../../functions/adapters/dynamodb/channel-st
 import { DynamoConnectionStore } from '../../functions/adapters/dynamodb/connection-store.ts';
 import { DynamoSubscriptionStore } from '../../functions/adapters/dynamodb/subscription-store.ts';
 import { resetDependencies } from '../../functions/wiring/common.ts';
-import { ServerMessageSchema, type ServerMessage } from '../../functions/domain/messages.ts';
+import { ServerMessageSchema, type ChannelMessage, type ServerMessage } from '../../functions/domain/messages.ts';
 import { createPublisher, type Publisher } from '../../functions/publisher/publisher.ts';
 import { mintDevToken, type DevTokenOptions } from '../../local/dev-token.ts';
 import { startLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from '../../local/runtime.ts';
@@ -31,6 +31,8 @@ export interface Product {
   upgradeStatus(query: string): Promise<number>;
   /** Resolves once the events queue has nothing visible or in flight. */
   settled(): Promise<void>;
+  /** Resolves once `count` messages from `connectionId` have been handled by the message handler. */
+  handled(connectionId: string, count: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -90,6 +92,17 @@ export async function startProduct(options: LocalRuntimeOptions = {}): Promise<P
       });
     },
     settled: () => runtime.queues.events.drained(),
+    handled(connectionId, count) {
+      return new Promise((resolve) => {
+        let seen = 0;
+        const listener = (e: { connectionId: string }): void => {
+          if (e.connectionId !== connectionId || ++seen < count) return;
+          runtime.gateway.off('message', listener);
+          resolve();
+        };
+        runtime.gateway.on('message', listener);
+      });
+    },
     async close() {
       await Promise.all(clients.map((c) => c.close()));
       events.destroy();
@@ -101,6 +114,7 @@ export async function startProduct(options: LocalRuntimeOptions = {}): Promise<P
 }
 
 type Predicate = (message: ServerMessage) => boolean;
+const CHANNEL_EVENTS: ReadonlySet<string> = new Set(['job:update', 'notification', 'doc:event']);
 
 /** A WebSocket client that keeps every message (validated against the shared schema). */
 export class TestClient {
@@ -171,9 +185,9 @@ export class TestClient {
     if (reply.event !== 'subscribed') throw new Error(`subscribe ${channel} refused: ${JSON.stringify(reply)}`);
   }
 
-  /** Messages of one channel that carry an offset. */
-  channelMessages(channel: string): Extract<ServerMessage, { offset: number }>[] {
-    return this.messages.filter((m): m is Extract<ServerMessage, { offset: number }> => 'offset' in m && m.channel === channel);
+  /** The channel's messages (job updates, notifications, document events), in arrival order. */
+  channelMessages(channel: string): ChannelMessage[] {
+    return this.messages.filter((m): m is ChannelMessage => CHANNEL_EVENTS.has(m.event) && 'channel' in m && m.channel === channel);
   }
 
   async close(): Promise<void> {

@@ -137,7 +137,6 @@ describe('EventBridge PutEvents → SQS → fan-out', () => {
           { ...jobUpdate('J4'), DetailType: 'something.else' },
           { ...jobUpdate('J5'), EventBusName: undefined },
           { ...jobUpdate('J6'), DetailType: 'user.notification' },
-          // not handled by the fan-out (yet): no rule routes it
           { ...jobUpdate('J7'), DetailType: 'document.permission' },
         ],
       }),
@@ -147,6 +146,7 @@ describe('EventBridge PutEvents → SQS → fan-out', () => {
     expect(records(harness).map((r) => (JSON.parse(r.body) as { 'detail-type': string })['detail-type'])).toEqual([
       'job.update',
       'user.notification',
+      'document.permission',
     ]);
   });
 

@@ -149,7 +149,7 @@ describe('API Gateway WebSocket emulation', () => {
         [JSON.stringify({ action: 'subscribe', channel: 'jobs.1' }), 'subscribe'],
         [JSON.stringify({ action: 'ping' }), 'ping'],
         [JSON.stringify({ action: 'unsubscribe', channel: 'jobs.1' }), 'unsubscribe'],
-        [JSON.stringify({ action: 'publish' }), '$default'], // not an action (yet): no route
+        [JSON.stringify({ action: 'publish' }), 'publish'],
         [JSON.stringify({ action: 'dance' }), '$default'],
         [JSON.stringify({ action: 42 }), '$default'],
         [JSON.stringify(['subscribe']), '$default'],

@@ -81,6 +81,7 @@ describe('local runtime lifecycle', () => {
       expect(body.status).toBe('healthy');
       expect(body.checks.map((c) => [c.name, c.status])).toEqual([
         ['dynamodb', 'healthy'],
+        ['presence', 'healthy'],
         ['redis', 'healthy'],
       ]);
       expect(Date.parse(body.timestamp)).not.toBeNaN();
@@ -92,6 +93,7 @@ describe('local runtime lifecycle', () => {
         status: 'degraded',
         checks: [
           { name: 'dynamodb', status: 'healthy' },
+          { name: 'presence', status: 'healthy' },
           { name: 'redis', status: 'unhealthy', reason: 'connection refused' },
         ],
       });

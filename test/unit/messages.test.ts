@@ -50,7 +50,7 @@ describe('messages', () => {
     });
 
     it.each([
-      ['an unknown action', { action: 'publish', channel: 'jobs.J1' }, 'unknown action'],
+      ['an unknown action', { action: 'teleport', channel: 'jobs.J1' }, 'unknown action'],
       ['no action', { channel: 'jobs.J1' }, 'unknown action'],
       ['a missing channel', { action: 'subscribe' }, 'channel must be string'],
       ['a channel that is not a string', { action: 'unsubscribe', channel: 42 }, 'channel must be string'],

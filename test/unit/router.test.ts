@@ -2,6 +2,12 @@ import { describe, expect, it, vi } from 'vitest';
 import { MemoryChannelStore } from '../../functions/adapters/memory/channel-store.ts';
 import { MemoryConnectionGateway } from '../../functions/adapters/memory/connection-gateway.ts';
 import { MemorySubscriptionStore } from '../../functions/adapters/memory/subscription-store.ts';
+import { MemoryConnectionStore } from '../../functions/adapters/memory/connection-store.ts';
+import { MemoryHistoryStore } from '../../functions/adapters/memory/history-store.ts';
+import { MemoryPresenceStore } from '../../functions/adapters/memory/presence-store.ts';
+import { MemoryRateLimiter } from '../../functions/adapters/memory/rate-limiter.ts';
+import { Delivery } from '../../functions/domain/delivery.ts';
+import { PresenceService } from '../../functions/domain/presence.ts';
 import { ChannelAuthorizer, type DocumentRoleLookup } from '../../functions/domain/authorization.ts';
 import { LIMITS, ServerMessageSchema, type JobUpdateDetail } from '../../functions/domain/messages.ts';
 import { silentLog } from '../../functions/domain/ports.ts';
@@ -19,6 +25,17 @@ function setup(options: { documentRoles?: DocumentRoleLookup; maxSubscriptionsPe
   const authorizer = new ChannelAuthorizer(
     options.documentRoles ? { channels, documentRoles: options.documentRoles } : { channels },
   );
+  const delivery = new Delivery({ gateway, subscriptions, connections: new MemoryConnectionStore({ clock }), clock, log: silentLog, metrics });
+  const presence = new PresenceService({
+    store: new MemoryPresenceStore({ clock }),
+    limiter: new MemoryRateLimiter({ clock }),
+    subscriptions,
+    gateway,
+    delivery,
+    log: silentLog,
+    metrics,
+  });
+  let ids = 0;
   const router = new MessageRouter({
     subscriptions,
     channels,
@@ -27,6 +44,13 @@ function setup(options: { documentRoles?: DocumentRoleLookup; maxSubscriptionsPe
     clock,
     log: silentLog,
     metrics,
+    presence,
+    documents: {
+      roles: options.documentRoles ?? { roleOf: async () => undefined },
+      history: new MemoryHistoryStore({ clock }),
+      delivery,
+      newId: () => `doc-event-${++ids}`,
+    },
     ...(options.maxSubscriptionsPerConnection === undefined ? {} : { maxSubscriptionsPerConnection: options.maxSubscriptionsPerConnection }),
   });
   const ctx: ConnectionContext = { connectionId: 'conn-alice', connectedAt: clock.now() - 60_000, identity: { userId: 'alice' } };
@@ -96,7 +120,7 @@ describe('MessageRouter', () => {
       ['a JSON string', JSON.stringify('ping'), undefined],
       ['a JSON number', '42', undefined],
       ['JSON null', 'null', undefined],
-      ['an unknown action', JSON.stringify({ action: 'publish', channel: 'jobs.J1', requestId: 'r1' }), 'r1'],
+      ['an unknown action', JSON.stringify({ action: 'teleport', channel: 'jobs.J1', requestId: 'r1' }), 'r1'],
       ['a missing action', JSON.stringify({ channel: 'jobs.J1', requestId: 'r1' }), 'r1'],
       ['a subscribe without a channel', JSON.stringify({ action: 'subscribe', requestId: 'r1' }), 'r1'],
       ['an unsubscribe without a channel', JSON.stringify({ action: 'unsubscribe', requestId: 'r1' }), 'r1'],
@@ -151,10 +175,10 @@ describe('MessageRouter', () => {
       expect(await send(body)).toMatchObject([{ event: 'pong', requestId: 'r1' }]);
     });
 
-    it('measures the 32 KB limit in UTF-8 bytes, not characters', async () => {
-      // 11,000 euro signs are 33,000 bytes but fewer than 32,768 characters.
+    it('measures the 40 KB limit in UTF-8 bytes, not characters', async () => {
+      // 14,000 euro signs are 42,000 bytes but fewer than 40,960 characters.
       const { send } = setup();
-      const body = JSON.stringify({ action: 'ping', pad: '\u20ac'.repeat(11_000) });
+      const body = JSON.stringify({ action: 'ping', pad: '\u20ac'.repeat(14_000) });
       expect(body.length).toBeLessThan(LIMITS.maxClientMessageBytes);
       expect(await send(body)).toMatchObject([{ event: 'error', code: 'INVALID_MESSAGE' }]);
     });
@@ -300,14 +324,25 @@ describe('MessageRouter', () => {
       ]);
     });
 
-    it.each(['docs.D1', 'presence.D1'])('accepts %s when the document role lookup grants a role', async (channel) => {
+    it('accepts docs.D1 when the document role lookup grants a role', async () => {
       // Prepare
       const roleOf = vi.fn<DocumentRoleLookup['roleOf']>(async () => 'viewer');
       const { send } = setup({ documentRoles: { roleOf } });
       // Act
-      const replies = await send({ action: 'subscribe', channel, requestId: 'r1' });
+      const replies = await send({ action: 'subscribe', channel: 'docs.D1', requestId: 'r1' });
       // Assess
-      expect(replies).toStrictEqual([{ event: 'subscribed', channel, requestId: 'r1' }]);
+      expect(replies).toStrictEqual([{ event: 'subscribed', channel: 'docs.D1', requestId: 'r1' }]);
+      expect(roleOf).toHaveBeenCalledWith('D1', 'alice');
+    });
+
+    it('accepts presence.D1 when the document role lookup grants a role, and sends the snapshot after the ack', async () => {
+      const roleOf = vi.fn<DocumentRoleLookup['roleOf']>(async () => 'viewer');
+      const { send } = setup({ documentRoles: { roleOf } });
+      const replies = await send({ action: 'subscribe', channel: 'presence.D1', requestId: 'r1' });
+      expect(replies).toMatchObject([
+        { event: 'subscribed', channel: 'presence.D1', requestId: 'r1' },
+        { event: 'presence:snapshot', channel: 'presence.D1', members: [{ userId: 'alice', name: 'alice' }] },
+      ]);
       expect(roleOf).toHaveBeenCalledWith('D1', 'alice');
     });
 

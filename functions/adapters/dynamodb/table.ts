@@ -140,3 +140,14 @@ export function decodeCursor(cursor: string, expectedPk: string): TableKey {
   }
   return { pk: (parsed as TableKey).pk, sk: (parsed as TableKey).sk };
 }
+
+// Document roles (DynamoDocumentRoleStore):
+//   D#{documentId}    U#{userId}     a user's role on a document: `role` (absent on a
+//                                    revocation tombstone), `changedAt`, `updatedAt`;
+//                                    only tombstones carry `expiresAt`
+export const DOCUMENT_ROLE_SK_PREFIX = 'U#';
+export const documentPk = (documentId: string): string => `D#${documentId}`;
+export const documentRoleKey = (documentId: string, userId: string): TableKey => ({
+  pk: documentPk(documentId),
+  sk: `${DOCUMENT_ROLE_SK_PREFIX}${userId}`,
+});
