@@ -29,6 +29,7 @@ process.stderr.write(
     `  EventBridge/SQS  ${url}`,
     `  health           ${url}/health`,
     `  DynamoDB         ${dynamodb.endpoint}${dynamodb.embedded ? ' (dynalite, in memory)' : ''}`,
+    `  presence         ${process.env['REDIS_URL'] ? `Redis at ${process.env['REDIS_URL'].replace(/\/\/[^@]*@/, '//***@')}` : 'memory (REDIS_URL=redis://... for Redis)'}`,
     `  JWT              ${usesDevSecret ? 'development secret (refused when NODE_ENV=production)' : process.env['JWT_JWKS_URL'] ? 'JWKS' : 'JWT_SECRET'}`,
     '',
     ...(token
@@ -40,6 +41,7 @@ process.stderr.write(
           `  npm run listen -- --user alice --channels jobs.J1,user.alice`,
           `  npm run publish -- --job J1 --user alice --status running --progress 40 --message "Rendering slide 4"`,
           `  npm run publish -- --notify alice --type comment.mention --title "Bob mentioned you"`,
+          `  npm run publish -- --doc D1 --user alice --role owner    (then subscribe to presence.D1 / docs.D1)`,
           '',
         ]
       : []),

@@ -24,8 +24,9 @@ socket.on('unexpected-response', (_req, res) => {
 socket.on('open', () => {
   console.error(`connected to ${base}; subscribing to ${channels.join(', ') || 'nothing'} (Ctrl-C to stop)`);
   channels.forEach((channel, i) => socket.send(JSON.stringify({ action: 'subscribe', channel, requestId: `s${i + 1}` })));
-  // API Gateway closes idle sockets after 10 minutes: ping every 5.
-  setInterval(() => socket.send(JSON.stringify({ action: 'ping' })), 5 * 60_000).unref();
+  // A ping every 15 s keeps presence alive (30 s timeout) and the socket under API Gateway's
+  // 10-minute idle timeout.
+  setInterval(() => socket.send(JSON.stringify({ action: 'ping' })), 15_000).unref();
 });
 socket.on('message', (data) => console.log(data.toString()));
 socket.on('close', (code, reason) => {
