@@ -99,6 +99,13 @@ export interface JobState {
   expiresAt: number;
 }
 
+export interface ChannelHead {
+  channel: string;
+  offset: number;
+  /** For `jobs.*` channels: the job's state (and so its owner). */
+  job?: JobState;
+}
+
 export type JobApplyOutcome =
   /** Applied: `state.offset` is the new event's offset. */
   | { kind: 'applied'; state: JobState }
@@ -113,6 +120,11 @@ export interface ChannelStore {
   /** Applies a job update atomically under the no-regression rules (see decideJobUpdate). */
   applyJobUpdate(update: JobUpdateDetail, eventId: string, expiresAt: number): Promise<JobApplyOutcome>;
   getJob(jobId: string): Promise<JobState | undefined>;
+  /**
+   * The current head of each channel (the last offset taken, and for jobs the state), in one
+   * read; channels without a live head are absent from the map.
+   */
+  heads(channels: readonly string[]): Promise<Map<string, ChannelHead>>;
   /** Takes the next offset of a channel that has no state (notifications); idempotent on eventId
    * for the last event, like applyJobUpdate. */
   advance(channel: string, eventId: string, expiresAt: number): Promise<{ offset: number; alreadyApplied: boolean }>;

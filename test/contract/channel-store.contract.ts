@@ -268,6 +268,36 @@ export function describeChannelStoreContract(name: string, factory: ChannelStore
       });
     });
 
+    describe('heads', () => {
+      it('reads the heads of several channels at once: offsets, and for jobs the state', async () => {
+        // Prepare
+        const { store, update, expiresAt, jobId, userId } = setup();
+        const user = `user.${uniqueId('u')}`;
+        await store.applyJobUpdate(update(), 'e1', expiresAt);
+        await store.applyJobUpdate(update({ progress: 50, timestamp: '2030-01-01T00:00:01.000Z' }), 'e2', expiresAt);
+        await store.advance(user, 'n1', expiresAt);
+        // Act
+        const heads = await store.heads([`jobs.${jobId}`, user, `user.${uniqueId('nobody')}`]);
+        // Assess
+        expect([...heads.keys()].sort()).toEqual([`jobs.${jobId}`, user].sort());
+        expect(heads.get(`jobs.${jobId}`)).toMatchObject({ channel: `jobs.${jobId}`, offset: 2, job: { jobId, userId, progress: 50, offset: 2 } });
+        expect(heads.get(user)).toEqual({ channel: user, offset: 1 });
+      });
+
+      it('leaves out expired heads', async () => {
+        const { store, clock } = setup();
+        const user = `user.${uniqueId('u')}`;
+        await store.advance(user, 'n1', clock.inSeconds(10));
+        clock.advanceSeconds(11);
+        expect((await store.heads([user])).size).toBe(0);
+      });
+
+      it('answers an empty map for no channels', async () => {
+        const { store } = setup();
+        expect((await store.heads([])).size).toBe(0);
+      });
+    });
+
     describe('advance', () => {
       it('gives a new channel offset 1 and then consecutive offsets', async () => {
         // Prepare

@@ -9,11 +9,11 @@
  * head is absent: it is overwritten by a conditional PutItem and the channel starts over at
  * offset 1.
  */
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { jobChannel } from '../../domain/channels.ts';
 import { decideJobUpdate, nextJobState } from '../../domain/jobs.ts';
 import { JOB_STATUSES, TERMINAL_STATUSES, type JobStatus, type JobUpdateDetail } from '../../domain/messages.ts';
-import { systemClock, type ChannelStore, type Clock, type JobApplyOutcome, type JobState } from '../../domain/ports.ts';
+import { systemClock, type ChannelHead, type ChannelStore, type Clock, type JobApplyOutcome, type JobState } from '../../domain/ports.ts';
 import { isConditionalCheckFailed, isExpired, keys, nowSeconds, type TableKey } from './table.ts';
 
 export interface DynamoChannelStoreOptions {
@@ -65,6 +65,30 @@ export class DynamoChannelStore implements ChannelStore {
   async getJob(jobId: string): Promise<JobState | undefined> {
     const item = await this.read(keys.channelHead(jobChannel(jobId)));
     return item && !isExpired(item, this.clock) ? toJobState(item) : undefined;
+  }
+
+  /** One BatchGetItem (100 keys per call, unprocessed keys retried), strongly consistent. */
+  async heads(channels: readonly string[]): Promise<Map<string, ChannelHead>> {
+    const found = new Map<string, ChannelHead>();
+    const unique = [...new Set(channels)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let keysLeft: Record<string, unknown>[] = unique.slice(i, i + 100).map((c) => keys.channelHead(c));
+      for (let attempt = 0; keysLeft.length > 0 && attempt < 5; attempt++) {
+        const out = await this.client.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keysLeft, ConsistentRead: true } } }),
+        );
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          if (isExpired(item, this.clock) || typeof item['offset'] !== 'number') continue;
+          const channel = String(item['pk']).slice('CH#'.length);
+          const job = channel.startsWith('jobs.') ? toJobState(item) : undefined;
+          found.set(channel, job ? { channel, offset: item['offset'], job } : { channel, offset: item['offset'] });
+        }
+        keysLeft = (out.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Record<string, unknown>[];
+        if (keysLeft.length > 0) await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt));
+      }
+      if (keysLeft.length > 0) throw new Error('DynamoDB left channel heads unprocessed');
+    }
+    return found;
   }
 
   async advance(

@@ -8,7 +8,7 @@
 import { decideJobUpdate, nextJobState } from '../../domain/jobs.ts';
 import { jobChannel } from '../../domain/channels.ts';
 import type { JobUpdateDetail } from '../../domain/messages.ts';
-import { systemClock, type ChannelStore, type Clock, type JobApplyOutcome, type JobState } from '../../domain/ports.ts';
+import { systemClock, type ChannelStore, type Clock, type ChannelHead, type JobApplyOutcome, type JobState } from '../../domain/ports.ts';
 import { copy, isExpired } from './support.ts';
 
 /** A channel head: a JobState for `jobs.{id}`, just the offset for other channels. */
@@ -18,7 +18,7 @@ const isJob = (head: Head): head is JobState => 'jobId' in head && 'status' in h
 
 export class MemoryChannelStore implements ChannelStore {
   private readonly clock: Clock;
-  private readonly heads = new Map<string, Head>();
+  private readonly entries = new Map<string, Head>();
 
   constructor(options: { clock?: Clock } = {}) {
     this.clock = options.clock ?? systemClock;
@@ -30,7 +30,7 @@ export class MemoryChannelStore implements ChannelStore {
     const decision = decideJobUpdate(current, update, eventId);
     if (decision === 'apply' || current === undefined) {
       const state = nextJobState(current, update, eventId, this.clock.now(), expiresAt);
-      this.heads.set(channel, copy(state));
+      this.entries.set(channel, copy(state));
       return Promise.resolve({ kind: 'applied', state: copy(state) });
     }
     return Promise.resolve({ kind: decision, state: copy(current) });
@@ -41,17 +41,26 @@ export class MemoryChannelStore implements ChannelStore {
     return Promise.resolve(current && copy(current));
   }
 
+  async heads(channels: readonly string[]): Promise<Map<string, ChannelHead>> {
+    const found = new Map<string, ChannelHead>();
+    for (const channel of channels) {
+      const head = this.current(channel);
+      if (head) found.set(channel, isJob(head) ? { channel, offset: head.offset, job: copy(head) } : { channel, offset: head.offset });
+    }
+    return found;
+  }
+
   advance(channel: string, eventId: string, expiresAt: number): Promise<{ offset: number; alreadyApplied: boolean }> {
     const head = this.current(channel);
     if (head?.lastEventId === eventId) return Promise.resolve({ offset: head.offset, alreadyApplied: true });
     const offset = (head?.offset ?? 0) + 1;
     // A job head keeps its state; advance only moves its offset, as on DynamoDB.
-    this.heads.set(channel, { ...head, offset, lastEventId: eventId, expiresAt });
+    this.entries.set(channel, { ...head, offset, lastEventId: eventId, expiresAt });
     return Promise.resolve({ offset, alreadyApplied: false });
   }
 
   private current(channel: string): Head | undefined {
-    const head = this.heads.get(channel);
+    const head = this.entries.get(channel);
     return head && !isExpired(head.expiresAt, this.clock) ? head : undefined;
   }
 
