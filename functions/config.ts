@@ -19,6 +19,8 @@ export interface Config {
   /** Presence engine: Redis when `redisUrl` is set, else memory (one process: the local runtime). */
   redisUrl?: string;
   presence: { timeoutMs: number; updatesPerSecond: number };
+  /** Channel history for recovery: the last `maxMessages` of a channel, at most `ttlSec` old. */
+  history: { ttlSec: number; maxMessages: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -38,6 +40,10 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: intOf(env, 'FANOUT_CONCURRENCY', 50),
       pageSize: intOf(env, 'FANOUT_PAGE_SIZE', 1000),
       maxAttempts: intOf(env, 'FANOUT_MAX_ATTEMPTS', 5),
+    },
+    history: {
+      ttlSec: intOf(env, 'HISTORY_TTL_SEC', 24 * 60 * 60),
+      maxMessages: intOf(env, 'HISTORY_MAX_MESSAGES', 1000),
     },
     presence: {
       timeoutMs: intOf(env, 'PRESENCE_TIMEOUT_MS', 30_000),

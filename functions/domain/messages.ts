@@ -17,6 +17,8 @@ export const LIMITS = {
   maxChannelLength: 256,
   maxJsonDepth: 32,
   maxSubscriptionsPerConnection: 100,
+  /** History kept per channel for recovery (and the 24 h TTL, whichever is smaller). */
+  historyMaxMessages: 1000,
   maxJobMessageLength: 1000,
   maxErrorFieldLength: 1000,
 } as const;
@@ -31,6 +33,8 @@ export const SubscribeMessage = z.object({
   action: z.literal('subscribe'),
   channel: channelName,
   requestId,
+  /** Recovery: the last offset the client has; every later message is replayed first. */
+  since: z.optional(z.number().check(z.int(), z.gte(0))),
 });
 export const UnsubscribeMessage = z.object({
   action: z.literal('unsubscribe'),
@@ -163,7 +167,7 @@ export interface PresenceMemberData {
 }
 
 export type ServerMessage =
-  | { event: 'subscribed'; channel: string; requestId?: string }
+  | { event: 'subscribed'; channel: string; requestId?: string; recovered?: boolean }
   | { event: 'published'; channel: string; offset: number; requestId?: string }
   | { event: 'doc:event'; channel: string; offset: number; userId: string; data: unknown }
   | { event: 'presence:snapshot'; channel: string; members: PresenceMemberData[] }
@@ -221,7 +225,7 @@ export const ServerMessageSchema = z.discriminatedUnion('event', [
     lastSeen: z.string(),
   }),
   z.object({ event: z.literal('presence:user-left'), channel: z.string(), userId: z.string() }),
-  z.object({ event: z.literal('subscribed'), channel: z.string(), requestId: z.optional(z.string()) }),
+  z.object({ event: z.literal('subscribed'), channel: z.string(), requestId: z.optional(z.string()), recovered: z.optional(z.boolean()) }),
   z.object({ event: z.literal('unsubscribed'), channel: z.string(), requestId: z.optional(z.string()) }),
   z.object({ event: z.literal('pong'), requestId: z.optional(z.string()), timestamp: z.string() }),
   z.object({

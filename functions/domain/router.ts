@@ -28,6 +28,11 @@ export interface MessageRouterDeps {
   maxSubscriptionsPerConnection?: number;
   /** Presence on `presence.*`; without it presence subscriptions and updates are refused. */
   presence?: PresenceService;
+  /** Recovery (`since`): channel history, and how many messages of it count. */
+  history?: HistoryStore;
+  historyMaxMessages?: number;
+  /** @default 24 h */
+  historyTtlSec?: number;
   /** Document collaboration (`publish` on `docs.*`): roles, history and delivery. */
   documents?: { roles: DocumentRoleLookup; history: HistoryStore; delivery: Delivery; newId: () => string };
 }
@@ -65,7 +70,7 @@ export class MessageRouter {
           await this.#heartbeat(ctx);
           return;
         case 'subscribe':
-          await this.#subscribe(ctx, message.channel, message.requestId);
+          await this.#subscribe(ctx, message.channel, message.requestId, message.since);
           return;
         case 'unsubscribe':
           await this.#unsubscribe(ctx, message.channel, message.requestId);
@@ -82,7 +87,7 @@ export class MessageRouter {
     }
   }
 
-  async #subscribe(ctx: ConnectionContext, name: string, requestId: string | undefined): Promise<void> {
+  async #subscribe(ctx: ConnectionContext, name: string, requestId: string | undefined, since?: number): Promise<void> {
     const { subscriptions, channels, authorizer, clock, log, metrics } = this.#deps;
     const channel = parseChannel(name);
     if (!channel) throw channelNotFound(name);
@@ -121,11 +126,22 @@ export class MessageRouter {
       }
     }
     if (outcome === 'added') metrics.count('Subscriptions');
-    log.info('subscribed', { channel: channel.name, outcome });
-    await this.#send(ctx, { event: 'subscribed', channel: channel.name, ...rid(requestId) });
-    if (joined) await this.#presence().announce(ctx.connectionId, channel.id, joined);
+    log.info('subscribed', { channel: channel.name, outcome, since });
 
-    if (channel.kind === 'jobs') {
+    // Recovery: what the client missed after `since`, read after the subscription is stored so
+    // nothing falls between the replay and the live messages (a live message may repeat or
+    // overtake a replayed one; clients keep the highest offset and drop what they have seen).
+    const replay = since === undefined ? undefined : await this.#replay(ctx, channel, since);
+    await this.#send(ctx, {
+      event: 'subscribed',
+      channel: channel.name,
+      ...rid(requestId),
+      ...(replay ? { recovered: replay.recovered } : {}),
+    });
+    if (joined) await this.#presence().announce(ctx.connectionId, channel.id, joined);
+    for (const message of replay?.messages ?? []) await this.#send(ctx, message);
+
+    if (channel.kind === 'jobs' && !replay?.recovered) {
       // Read after the subscription is stored: an update applied in between reaches us either
       // through the fan-out or here, and the client drops an offset it has already seen.
       const job = await channels.getJob(channel.id);
@@ -133,6 +149,25 @@ export class MessageRouter {
         await this.#send(ctx, { event: 'job:update', channel: channel.name, offset: job.offset, data: jobUpdateData(job) });
       }
     }
+  }
+
+  /**
+   * The messages after `since`, when history still holds every one of them (the last
+   * `historyMaxMessages` of the channel, within the history TTL); otherwise `recovered: false`
+   * and the client refetches (for jobs, the current state follows).
+   */
+  async #replay(ctx: ConnectionContext, channel: Channel, since: number): Promise<{ recovered: boolean; messages: ChannelMessage[] }> {
+    const { channels, history } = this.#deps;
+    if (!history) return { recovered: false, messages: [] };
+    const head = (await channels.heads([channel.name])).get(channel.name);
+    const last = head?.offset ?? 0;
+    if (since === last) return { recovered: true, messages: [] };
+    const window = this.#deps.historyMaxMessages ?? LIMITS.historyMaxMessages;
+    if (since > last || last - since > window) return { recovered: false, messages: [] };
+    if (channel.kind === 'jobs' && head?.job && head.job.userId !== ctx.identity.userId) return { recovered: false, messages: [] };
+    const messages = await history.readAfter(channel.name, since, last - since);
+    const complete = messages.length === last - since && messages.every((m, i) => m.offset === since + 1 + i);
+    return complete ? { recovered: true, messages } : { recovered: false, messages: [] };
   }
 
   async #unsubscribe(ctx: ConnectionContext, name: string, requestId: string | undefined): Promise<void> {
@@ -177,7 +212,7 @@ export class MessageRouter {
     const { channels, clock, metrics, subscriptions } = this.#deps;
     const { offset } = await channels.advance(name, documents.newId(), epochSeconds(clock.now()) + TTL.channelHeadSec);
     const message: ChannelMessage = { event: 'doc:event', channel: name, offset, userId: ctx.identity.userId, data };
-    await documents.history.append(name, message, epochSeconds(clock.now()) + TTL.historySec);
+    await documents.history.append(name, message, epochSeconds(clock.now()) + (this.#deps.historyTtlSec ?? TTL.historySec));
     await this.#send(ctx, { event: 'published', channel: name, offset, ...rid(requestId) });
     metrics.count('DocumentEventsPublished');
     // Document channels are small (the people in one deck): deliver every page here.

@@ -44,6 +44,6 @@ export const fanout = (): Fanout =>
         documentRoles: documentRoles(),
         presence: presenceService(),
       },
-      { pageSize: options.pageSize },
+      { pageSize: options.pageSize, historyTtlSec: config().history.ttlSec },
     );
   });

@@ -13,6 +13,7 @@ export const messageRouter = (endpoint?: string): MessageRouter =>
   once(`router:${config().managementEndpoint ?? endpoint ?? ''}`, () => {
     const channelStore = channels();
     const roles = documentRoles();
+    const history = new DynamoHistoryStore(table());
     return new MessageRouter({
       subscriptions: subscriptions(),
       channels: channelStore,
@@ -22,6 +23,9 @@ export const messageRouter = (endpoint?: string): MessageRouter =>
       log,
       metrics: metricsPort,
       presence: presenceService(endpoint),
-      documents: { roles, history: new DynamoHistoryStore(table()), delivery: requestDelivery(endpoint), newId: randomUUID },
+      history,
+      historyMaxMessages: config().history.maxMessages,
+      historyTtlSec: config().history.ttlSec,
+      documents: { roles, history, delivery: requestDelivery(endpoint), newId: randomUUID },
     });
   });

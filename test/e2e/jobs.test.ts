@@ -25,8 +25,12 @@ describe('job updates', () => {
     // Act
     const ack = await alice.request({ action: 'subscribe', channel: `jobs.${jobId}` });
     const state = await alice.waitFor((m) => m.event === 'job:update');
+    // One at a time, as a worker does: two batches in flight at once may apply in either order
+    // (the older is then dropped as stale, which another test covers).
     await product.publisher.publishJobUpdate({ jobId, userId: 'alice', status: 'running', progress: 10, message: 'Outlining', timestamp: at(2) });
+    await product.settled();
     await product.publisher.publishJobUpdate({ jobId, userId: 'alice', status: 'running', progress: 60, message: 'Rendering slide 4', timestamp: at(3) });
+    await product.settled();
     await product.publisher.publishJobUpdate({ jobId, userId: 'alice', status: 'completed', progress: 100, timestamp: at(4) });
     await alice.waitFor((m) => m.event === 'job:update' && m.data.status === 'completed');
 
@@ -78,6 +82,7 @@ describe('job updates', () => {
     await alice.subscribe(`jobs.${jobId}`);
     // Act
     await product.publisher.publishJobUpdate({ jobId, userId: 'alice', status: 'running', progress: 30 });
+    await product.settled();
     await product.publisher.publishJobUpdate({ jobId, userId: 'alice', status: 'completed', progress: 100 });
     await alice.waitFor((m) => m.event === 'job:update' && m.data.status === 'completed');
     await product.settled();
@@ -188,6 +193,7 @@ describe('notifications', () => {
     const client = await product.connect(userId);
     await client.subscribe(`user.${userId}`);
     await product.publisher.publishNotification({ userId, type: 'comment.mention', title: 'Bob mentioned you' });
+    await product.settled();
     await product.publisher.publishNotification({ userId, type: 'share', title: 'Deck shared' });
     await client.waitFor((m) => m.event === 'notification' && m.offset === 2);
     expect(client.channelMessages(`user.${userId}`)).toEqual([
