@@ -21,6 +21,24 @@ export interface Config {
   presence: { timeoutMs: number; updatesPerSecond: number };
   /** Channel history for recovery: the last `maxMessages` of a channel, at most `ttlSec` old. */
   history: { ttlSec: number; maxMessages: number };
+  /** The SSE function (a response-streaming function URL). */
+  sse: SseConfig;
+  /** Origins allowed to call the SSE function from a browser (`CORS_ORIGINS`, comma list; `*` for any, without credentials). */
+  corsOrigins: string[];
+}
+
+export interface SseConfig {
+  /** A comment when nothing else was written for this long (`SSE_HEARTBEAT_MS`, 15 s). */
+  heartbeatMs: number;
+  /** The longest stream (`SSE_MAX_DURATION_MS`, 14 min for a 15-minute function); it also ends before the function's timeout. */
+  maxDurationMs: number;
+  /** Poll interval after activity (`SSE_POLL_MIN_MS`, 200 ms); doubles while idle up to `SSE_POLL_MAX_MS` (1 s). */
+  pollMinMs: number;
+  pollMaxMs: number;
+  /** The `retry:` hint (`SSE_RETRY_MS`, 2 s). */
+  retryMs: number;
+  /** How long history may lag a channel's head before the stream calls the gap lost (`SSE_GAP_GRACE_MS`, 2 s). */
+  gapGraceMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -49,7 +67,17 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: intOf(env, 'PRESENCE_TIMEOUT_MS', 30_000),
       updatesPerSecond: intOf(env, 'PRESENCE_UPDATES_PER_SECOND', 20),
     },
+    sse: {
+      heartbeatMs: intOf(env, 'SSE_HEARTBEAT_MS', 15_000),
+      maxDurationMs: intOf(env, 'SSE_MAX_DURATION_MS', 14 * 60_000),
+      pollMinMs: intOf(env, 'SSE_POLL_MIN_MS', 200),
+      pollMaxMs: intOf(env, 'SSE_POLL_MAX_MS', 1000),
+      retryMs: intOf(env, 'SSE_RETRY_MS', 2000),
+      gapGraceMs: intOf(env, 'SSE_GAP_GRACE_MS', 2000),
+    },
+    corsOrigins: listOf(env['CORS_ORIGINS']),
   };
+  if (config.sse.pollMaxMs < config.sse.pollMinMs) throw new Error('SSE_POLL_MAX_MS must not be below SSE_POLL_MIN_MS');
   setIf(config, 'redisUrl', env['REDIS_URL']);
   setIf(config, 'dynamodbEndpoint', env['DYNAMODB_ENDPOINT']);
   setIf(config, 'managementEndpoint', env['WS_MANAGEMENT_ENDPOINT']);
@@ -72,6 +100,13 @@ function intOf(env: Env, name: string, fallback: number): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
   return value;
+}
+
+function listOf(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 }
 
 function setIf<T extends object, K extends keyof T>(target: T, key: K, value: string | undefined): void {

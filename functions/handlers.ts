@@ -8,6 +8,8 @@ export const HANDLERS = {
   disconnect: { entry: 'functions/ws-disconnect.ts', functionName: 'realtime-ws-disconnect' },
   message: { entry: 'functions/ws-message.ts', functionName: 'realtime-ws-message' },
   fanout: { entry: 'functions/fanout.ts', functionName: 'realtime-fanout' },
+  /** A function URL with invoke mode RESPONSE_STREAM, outside the VPC. */
+  sse: { entry: 'functions/sse.ts', functionName: 'realtime-sse' },
 } as const;
 
 export type HandlerName = keyof typeof HANDLERS;

@@ -7,10 +7,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import type { RuntimeLog } from './log.ts';
+import { isStreamingHandler } from './streaming.ts';
 import { ACCOUNT_ID, errorMessageOf, uuid } from './util.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type LambdaHandler<E = any, R = any> = (event: E, context: Context) => Promise<R> | R;
+/** What the runtime can host: a plain handler, or a streaming one (`awslambda.streamifyResponse`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type LocalHandler = LambdaHandler | awslambda.StreamifyHandler<any>;
 
 export interface LambdaFunctionConfig {
   /** e.g. `realtime-ws-message`. */
@@ -65,15 +69,26 @@ export class LambdaTimeoutError extends Error {
 export class LambdaFunction<E = unknown, R = unknown> {
   readonly #logStreamName = newLogStreamName();
   #invocations = 0;
+  #inFlight = 0;
 
   constructor(
     readonly config: LambdaFunctionConfig,
-    private readonly handler: LambdaHandler<E, R>,
+    private readonly handler: LambdaHandler<E, R> | awslambda.StreamifyHandler<E>,
     private readonly log: RuntimeLog,
   ) {}
 
   get invocations(): number {
     return this.#invocations;
+  }
+
+  /** Invocations running now (a streaming one runs as long as its stream). */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Whether the handler was wrapped with `awslambda.streamifyResponse`. */
+  get streaming(): boolean {
+    return isStreamingHandler(this.handler);
   }
 
   /**
@@ -82,6 +97,7 @@ export class LambdaFunction<E = unknown, R = unknown> {
    */
   async invoke(event: E): Promise<R> {
     this.#invocations++;
+    this.#inFlight++;
     const { timeoutMs, functionName } = this.config;
     const context = createLambdaContext({ ...this.config, logStreamName: this.#logStreamName });
     const started = Date.now();
@@ -92,7 +108,7 @@ export class LambdaFunction<E = unknown, R = unknown> {
     });
     try {
       const payload = JSON.parse(JSON.stringify(event)) as E;
-      const result = await Promise.race([Promise.resolve().then(() => this.handler(payload, context)), timeout]);
+      const result = await Promise.race([Promise.resolve().then(() => (this.handler as LambdaHandler<E, R>)(payload, context)), timeout]);
       const out = (result === undefined ? null : JSON.parse(JSON.stringify(result))) as R;
       this.log.debug('invoke done', { function: functionName, requestId: context.awsRequestId, ms: Date.now() - started });
       return out;
@@ -106,6 +122,43 @@ export class LambdaFunction<E = unknown, R = unknown> {
       throw error;
     } finally {
       clearTimeout(timer);
+      this.#inFlight--;
+    }
+  }
+
+  /**
+   * Invokes a streaming handler (`awslambda.streamifyResponse`) with a deep copy of the event
+   * and `responseStream`; resolves when the handler's promise does. At the function timeout
+   * the stream is cut (destroyed) and the invocation rejects with LambdaTimeoutError; like
+   * Lambda, the handler's own work is not stopped, only its response.
+   */
+  async invokeStreaming(event: E, responseStream: awslambda.ResponseStream): Promise<void> {
+    const handler: unknown = this.handler;
+    if (!isStreamingHandler(handler)) throw new Error(`${this.config.functionName} is not a streaming handler (wrap it with awslambda.streamifyResponse)`);
+    this.#invocations++;
+    this.#inFlight++;
+    const { timeoutMs, functionName } = this.config;
+    const context = createLambdaContext({ ...this.config, logStreamName: this.#logStreamName });
+    const started = Date.now();
+    this.log.debug('invoke (streaming)', { function: functionName, requestId: context.awsRequestId });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new LambdaTimeoutError(timeoutMs);
+        responseStream.destroy();
+        reject(error);
+      }, timeoutMs);
+    });
+    try {
+      const payload = JSON.parse(JSON.stringify(event)) as unknown;
+      await Promise.race([Promise.resolve().then(() => handler(payload, responseStream, context)), timeout]);
+      this.log.debug('invoke done', { function: functionName, requestId: context.awsRequestId, ms: Date.now() - started });
+    } catch (error) {
+      this.log.debug('invoke failed', { function: functionName, requestId: context.awsRequestId, ms: Date.now() - started, error: errorMessageOf(error) });
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      this.#inFlight--;
     }
   }
 }

@@ -17,7 +17,7 @@ if (usesDevSecret) {
 }
 
 const runtime = await startLocalRuntime();
-const { url, wsUrl, managementEndpoint, dynamodb } = runtime;
+const { url, wsUrl, managementEndpoint, sseUrl, dynamodb } = runtime;
 // A ready token, when tokens can be minted here (the development secret or a JWT_SECRET).
 const token = process.env['JWT_JWKS_URL'] ? undefined : await mintDevToken({ userId: 'alice', name: 'Alice', ttlSec: 12 * 3600 });
 
@@ -25,6 +25,7 @@ process.stderr.write(
   [
     `realtime local runtime`,
     `  WebSocket        ${wsUrl}/?token=<jwt>`,
+    `  SSE              ${sseUrl}?channels=jobs.J1,user.alice&token=<jwt>   (or Authorization: Bearer <jwt>)`,
     `  @connections     ${managementEndpoint}`,
     `  EventBridge/SQS  ${url}`,
     `  health           ${url}/health`,
@@ -39,6 +40,7 @@ process.stderr.write(
           '',
           `Try it:`,
           `  npm run listen -- --user alice --channels jobs.J1,user.alice`,
+          `  curl -N "${sseUrl}?channels=jobs.J1,user.alice&token=${token}"    (the same, over SSE)`,
           `  npm run publish -- --job J1 --user alice --status running --progress 40 --message "Rendering slide 4"`,
           `  npm run publish -- --notify alice --type comment.mention --title "Bob mentioned you"`,
           `  npm run publish -- --doc D1 --user alice --role owner    (then subscribe to presence.D1 / docs.D1)`,

@@ -22,10 +22,12 @@ import { startLocalDynamo, type LocalDynamo } from './dynamodb.ts';
 import { LocalEventBridge, eventBridgeRoute, type EventRule } from './eventbridge.ts';
 import { healthRoute, runHealthChecks, type HealthCheck, type HealthReport } from './health.ts';
 import { HttpRouter, sendJson } from './http-router.ts';
-import { LambdaFunction, type LambdaHandler } from './lambda-context.ts';
+import { FunctionUrl } from './function-url.ts';
+import { LambdaFunction, type LocalHandler } from './lambda-context.ts';
 import { createLog, type LogLevel, type RuntimeLog } from './log.ts';
 import { ManagementApi } from './management-api.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, LocalQueue, SqsEventSourceMapping, sqsRoute } from './sqs.ts';
+import { installAwsLambdaShim } from './streaming.ts';
 import { ACCOUNT_ID, Timers, errorMessageOf } from './util.ts';
 import { WebSocketGateway, type GatewayFunctions } from './websocket-gateway.ts';
 import { HANDLERS, type HandlerName } from '../functions/handlers.ts';
@@ -67,8 +69,12 @@ export interface LocalRuntimeOptions {
   apiId?: string;
   /** Where handler module paths are resolved from; default the project root. */
   rootDir?: string;
-  /** Per function: a handler function (tests) or a module path exporting `handler`. */
-  handlers?: Partial<Record<FunctionKey, LambdaHandler | string>>;
+  /**
+   * Per function: a handler function (tests) or a module path exporting `handler`. For `sse`,
+   * a handler wrapped with `awslambda.streamifyResponse` (or `streamifyResponse` from
+   * local/streaming.ts) streams; any other answers like a buffered function URL.
+   */
+  handlers?: Partial<Record<FunctionKey, LocalHandler | string>>;
   /** Route keys of the WebSocket API besides `$default`. */
   routes?: readonly string[];
   /** WebSocket idle timeout (no data frames from the client); default 10 minutes. */
@@ -105,7 +111,7 @@ export interface LocalRuntimeOptions {
     tableDefinition?: CreateTableCommandInput;
   };
   lambda?: {
-    /** Function timeouts; defaults 10 s for the WebSocket functions, 60 s for the fan-out. */
+    /** Function timeouts; defaults 10 s for the WebSocket functions, 60 s for the fan-out, 15 min for SSE. */
     timeoutMs?: Partial<Record<FunctionKey, number>>;
     memoryMB?: number;
   };
@@ -127,6 +133,10 @@ export interface LocalRuntime {
   readonly wsUrl: string;
   /** `http://127.0.0.1:{port}/{stage}`: the `@connections` endpoint. */
   readonly managementEndpoint: string;
+  /** `http://127.0.0.1:{port}/sse`: the SSE function URL; append `?channels=...&token=...`. */
+  readonly sseUrl: string;
+  /** The SSE function URL: `active` invocations (streams), `idle()`, `settled` events. */
+  readonly sse: FunctionUrl;
   /** The environment the runtime set for the handlers (restored on close). */
   readonly env: Readonly<Record<string, string>>;
   readonly gateway: WebSocketGateway;
@@ -147,6 +157,8 @@ const DEFAULT_TIMEOUTS: Record<FunctionKey, number> = {
   disconnect: 10_000,
   message: 10_000,
   fanout: 60_000,
+  // A streaming function may run up to Lambda's maximum; the stream ends before it.
+  sse: 15 * 60_000,
 };
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -199,6 +211,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     if (options.eventBusName) env.set('EVENT_BUS_NAME', options.eventBusName);
     else env.setDefault('EVENT_BUS_NAME', 'realtime');
     if (!process.env['JWT_SECRET'] && !process.env['JWT_JWKS_URL']) env.setDefault('JWT_SECRET', DEVELOPMENT_JWT_SECRET);
+    // Browsers on the usual development origins may open the SSE stream.
+    env.setDefault('CORS_ORIGINS', 'http://localhost:3001,http://127.0.0.1:3001');
     // Tells the handlers that the memory presence engine is shared by all of them here.
     env.set('REALTIME_LOCAL_RUNTIME', 'true');
     // These point at this runtime's own port, so they are always set (a previous runtime in the
@@ -230,7 +244,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     dynamo = await startLocalDynamo(dynamoOptions);
     env.set('DYNAMODB_ENDPOINT', dynamo.endpoint);
 
-    // Handlers, imported now that the environment is set.
+    // Handlers, imported now that the environment (and the `awslambda` global) is set.
+    installAwsLambdaShim();
     const functions = await loadFunctions(options, region, log.child('lambda'));
 
     // SQS.
@@ -303,6 +318,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       log: log.child('management'),
     });
 
+    // The SSE function URL (RESPONSE_STREAM).
+    const sse = new FunctionUrl({ fn: functions.sse, path: '/sse', region, log: log.child('sse') });
+
     const d = dynamo;
     const checks: HealthCheck[] = [
       { name: 'dynamodb', check: () => d.check() },
@@ -315,6 +333,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       .add(eventBridgeRoute(eventBridge, log.child('events')))
       .add(sqsRoute({ queues: () => [events, dlq], timers, log: log.child('sqs') }))
       .add(management.route())
+      .add(sse.route())
       .add({
         name: 'websocket',
         methods: ['GET'],
@@ -326,7 +345,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     ready = true;
 
     const envSnapshot = env.snapshot();
-    log.info('local runtime ready', { url, ws: url.replace(/^http/, 'ws'), management: `${url}/${stage}`, dynamodb: d.endpoint });
+    log.info('local runtime ready', { url, ws: url.replace(/^http/, 'ws'), management: `${url}/${stage}`, sse: `${url}/sse`, dynamodb: d.endpoint });
 
     let closing: Promise<void> | undefined;
     const runtime: LocalRuntime = {
@@ -336,6 +355,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       url,
       wsUrl: url.replace(/^http/, 'ws'),
       managementEndpoint: `${url}/${stage}`,
+      sseUrl: `${url}/sse`,
+      sse,
       env: envSnapshot,
       gateway,
       management,
@@ -354,7 +375,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
           events.close();
           dlq.close();
           timers.closeAll();
+          // Closing the server cuts the SSE streams; their handlers notice and return.
           await closeServer(server);
+          await withTimeout(sse.idle(), 5000);
           await d.close();
           env.restore();
           log.info('local runtime closed');
@@ -398,7 +421,7 @@ async function loadFunctions(
   return Object.fromEntries(keys.map((k, i) => [k, loaded[i]])) as Record<FunctionKey, LambdaFunction>;
 }
 
-async function importHandler(file: string, key: FunctionKey): Promise<LambdaHandler> {
+async function importHandler(file: string, key: FunctionKey): Promise<LocalHandler> {
   let mod: { handler?: unknown };
   try {
     mod = (await import(pathToFileURL(file).href)) as { handler?: unknown };
@@ -406,7 +429,12 @@ async function importHandler(file: string, key: FunctionKey): Promise<LambdaHand
     throw new Error(`Could not load the ${key} handler from ${file}: ${errorMessageOf(error)}`, { cause: error });
   }
   if (typeof mod.handler !== 'function') throw new Error(`${file} does not export a handler function`);
-  return mod.handler as LambdaHandler;
+  return mod.handler as LocalHandler;
+}
+
+function withTimeout(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
 }
 
 function portFromEnv(): number {

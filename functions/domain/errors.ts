@@ -61,3 +61,17 @@ export class AuthError extends Error {
     this.reason = reason;
   }
 }
+
+/**
+ * A server-sent event field that would break the stream's framing: a line break in `event` or
+ * `id` (or NUL in `id`, which clients ignore). A programming error, never a client's.
+ */
+export class SseFieldError extends Error {
+  readonly field: string;
+
+  constructor(field: string) {
+    super(`An SSE ${field} must not contain a line break${field === 'id' ? ' or NUL' : ''}`);
+    this.name = 'SseFieldError';
+    this.field = field;
+  }
+}

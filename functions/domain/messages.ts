@@ -185,7 +185,15 @@ export type ServerMessage =
   | { event: 'pong'; requestId?: string; timestamp: string }
   | { event: 'job:update'; channel: string; offset: number; data: JobUpdateData }
   | { event: 'notification'; channel: string; offset: number; data: Record<string, unknown> }
+  | RecoveryMessage
   | ErrorMessage;
+
+/** SSE only: history no longer covers what the client missed on `channel`; refetch it. */
+export interface RecoveryMessage {
+  event: 'recovery';
+  channel: string;
+  recovered: false;
+}
 
 export interface ErrorMessage {
   event: 'error';
@@ -243,6 +251,7 @@ export const ServerMessageSchema = z.discriminatedUnion('event', [
     }),
   }),
   z.object({ event: z.literal('notification'), channel: z.string(), offset: z.number(), data: z.record(z.string(), z.unknown()) }),
+  z.object({ event: z.literal('recovery'), channel: z.string(), recovered: z.literal(false) }),
   z.object({
     event: z.literal('error'),
     code: z.string(),

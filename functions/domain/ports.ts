@@ -308,7 +308,10 @@ export type MetricName =
   | 'PresenceDepartures'
   | 'DocumentEventsPublished'
   | 'PermissionChanges'
-  | 'SubscriptionsRevoked';
+  | 'SubscriptionsRevoked'
+  | 'SseStreamsOpened'
+  | 'SseStreamsClosed'
+  | 'SseEventsSent';
 
 export interface Metrics {
   count(name: MetricName, value?: number): void;

@@ -2,7 +2,6 @@
  * Presence wiring: Redis (ElastiCache) when REDIS_URL is set, else the memory engine, which
  * is right only where every handler shares one process: the local runtime.
  */
-import { DynamoDocumentRoleStore } from '../adapters/dynamodb/document-role-store.ts';
 import { MemoryPresenceStore } from '../adapters/memory/presence-store.ts';
 import { MemoryRateLimiter } from '../adapters/memory/rate-limiter.ts';
 import { log, metricsPort } from '../adapters/powertools.ts';
@@ -14,7 +13,9 @@ import type { PresenceStore, RateLimiter } from '../domain/ports.ts';
 import { PresenceService } from '../domain/presence.ts';
 import { config, once } from './common.ts';
 import { gateway } from './gateway.ts';
-import { clock, connections, subscriptions, table } from './stores.ts';
+import { clock, connections, documentRoles, subscriptions } from './stores.ts';
+
+export { documentRoles };
 
 const engines = (): { store: PresenceStore; limiter: RateLimiter } =>
   once('presenceEngines', () => {
@@ -33,7 +34,6 @@ const engines = (): { store: PresenceStore; limiter: RateLimiter } =>
   });
 
 export const presenceStore = (): PresenceStore => engines().store;
-export const documentRoles = () => once('documentRoles', () => new DynamoDocumentRoleStore(table()));
 
 /** Delivery for messages sent from a request (presence, document events): prunes gone connections and lets them leave presence. */
 export const requestDelivery = (endpoint?: string): Delivery =>

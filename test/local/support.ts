@@ -3,10 +3,18 @@
  * WebSocket client helpers that await events instead of sleeping.
  */
 import { ApiGatewayManagementApiClient, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayRequestAuthorizerEvent,
+  Context,
+  LambdaFunctionURLEvent,
+  SQSBatchResponse,
+  SQSEvent,
+} from 'aws-lambda';
 import WebSocket from 'ws';
-import type { LambdaHandler } from '../../local/lambda-context.ts';
+import type { LocalHandler } from '../../local/lambda-context.ts';
 import { startLocalRuntime, type FunctionKey, type LocalRuntime, type LocalRuntimeOptions } from '../../local/runtime.ts';
+import { HttpResponseStream, streamifyResponse } from '../../local/streaming.ts';
 import type { WebSocketEvent, WebSocketResult } from '../../local/websocket-gateway.ts';
 
 export const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -40,10 +48,16 @@ export class Harness {
     disconnect: [] as Invocation<WebSocketEvent>[],
     message: [] as Invocation<WebSocketEvent>[],
     fanout: [] as Invocation<SQSEvent>[],
+    sse: [] as Invocation<LambdaFunctionURLEvent>[],
   };
   /** Replace to change the behaviour of one test. */
   onMessage: (event: WebSocketEvent) => Promise<WebSocketResult | undefined> = (event) => this.echo(event);
   onFanout: (event: SQSEvent) => Promise<Partial<SQSBatchResponse> | null | undefined> = async () => ({ batchItemFailures: [] });
+  /** The streaming function URL handler (`/sse`); by default it answers the event's path and query as JSON. */
+  onSse: (event: LambdaFunctionURLEvent, stream: awslambda.ResponseStream, context: Context) => Promise<void> = async (event, stream) => {
+    const out = HttpResponseStream.from(stream, { statusCode: 200, headers: { 'content-type': 'application/json' } });
+    out.end(JSON.stringify({ rawPath: event.rawPath, rawQueryString: event.rawQueryString }));
+  };
   #client: ApiGatewayManagementApiClient | undefined;
 
   get managementClient(): ApiGatewayManagementApiClient {
@@ -63,7 +77,7 @@ export class Harness {
     return { statusCode: 200 };
   }
 
-  readonly handlers: Record<FunctionKey, LambdaHandler> = {
+  readonly handlers: Record<FunctionKey, LocalHandler> = {
     authorizer: async (event: APIGatewayRequestAuthorizerEvent, context: Context) => {
       this.calls.authorizer.push({ event, context });
       const token = event.queryStringParameters?.['token'];
@@ -92,6 +106,10 @@ export class Harness {
       this.calls.fanout.push({ event, context });
       return this.onFanout(event);
     },
+    sse: streamifyResponse<LambdaFunctionURLEvent>(async (event, stream, context) => {
+      this.calls.sse.push({ event, context });
+      await this.onSse(event, stream, context);
+    }),
   };
 
   disconnectsOf(connectionId: string): Invocation<WebSocketEvent>[] {

@@ -27,3 +27,20 @@ describe('developmentSecret', () => {
     expect(developmentSecret({})).toBe(DEVELOPMENT_JWT_SECRET);
   });
 });
+
+describe('loadConfig: SSE', () => {
+  it('has the defaults of a 15-minute streaming function', () => {
+    expect(loadConfig({}).sse).toEqual({ heartbeatMs: 15_000, maxDurationMs: 14 * 60_000, pollMinMs: 200, pollMaxMs: 1000, retryMs: 2000, gapGraceMs: 2000 });
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+  });
+
+  it('reads the CORS allow-list and the SSE settings', () => {
+    const config = loadConfig({ CORS_ORIGINS: ' https://a.example , https://b.example,', SSE_HEARTBEAT_MS: '300', SSE_MAX_DURATION_MS: '600' });
+    expect(config.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
+    expect(config.sse).toMatchObject({ heartbeatMs: 300, maxDurationMs: 600 });
+  });
+
+  it('refuses a maximum poll interval below the minimum', () => {
+    expect(() => loadConfig({ SSE_POLL_MIN_MS: '500', SSE_POLL_MAX_MS: '100' })).toThrow(/SSE_POLL_MAX_MS/);
+  });
+});
