@@ -42,3 +42,54 @@ export interface RunReport {
   /** Sockets that closed, since the client process started. */
   closed: number;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The presence storm (bench/presence-storm.ts and its client process, bench/storm-clients.ts).
+// Send and receipt times are the child's own `performance.now()`: latencies never mix clocks.
+
+export type ToStormClients =
+  /** Connect one socket per user, subscribe each to `presence.{documentId}`, wait for every snapshot. */
+  | { type: 'join'; url: string; documentId: string; users: { userId: string; token: string }[] }
+  /** Every user sends `ratePerSecond` cursor updates a second for `durationMs`, staggered evenly. */
+  | { type: 'storm'; durationMs: number; ratePerSecond: number }
+  /** The counts, once no update has arrived for `quietMs` (or after `maxWaitMs`). */
+  | { type: 'report'; quietMs: number; maxWaitMs: number }
+  | { type: 'exit' };
+
+export type FromStormClients =
+  | { type: 'joined'; clients: number; ms: number }
+  /** Every update has been sent. */
+  | { type: 'sent'; sent: number; ms: number; maxSlipMs: number }
+  | ({ type: 'report' } & StormReport)
+  | { type: 'error'; message: string };
+
+export interface StormReport {
+  senders: number;
+  /** Updates sent (all senders). */
+  sent: number;
+  /** `presence:update` messages received that match a sent update (deliveries). */
+  deliveries: number;
+  /** Sent updates that reached at least one other client, and every other client. */
+  relayed: number;
+  relayedToAll: number;
+  /** Second and later copies of one update at one client. */
+  duplicates: number;
+  /** Updates that came back to their own sender. */
+  echoes: number;
+  /** `presence:update` messages that match no sent update. */
+  unmatched: number;
+  /** `error` messages by code, plus API Gateway's "Internal server error" (a failed invocation). */
+  errors: Record<string, number>;
+  /** Latency percentiles (ms), send → receipt. */
+  latency: { p50: number; p90: number; p99: number; max: number; mean: number };
+  /** The same, by the second (0-based) of the storm in which the update was sent. */
+  latencyBySendSecond: { second: number; sent: number; deliveries: number; p50: number; p99: number; max: number }[];
+  /** Deliveries by the second (0-based, from the first send) in which they arrived. */
+  deliveriesByReceiptSecond: number[];
+  /** From the first send: the last send, the first and the last receipt (ms). */
+  lastSentMs: number;
+  firstReceiptMs: number;
+  lastReceiptMs: number;
+  /** Largest delay of a send behind its schedule (ms): whether the senders kept the pace. */
+  maxSlipMs: number;
+}

@@ -1,13 +1,20 @@
 /**
- * `npm run bench`: fan-out of one update to one channel with N subscribers, on the local runtime
- * (real handlers, dynalite, the emulated SQS event source) with the management API adding 25 ms
- * to every call. Measures the wall time from the PutEvents call to the moment the last
- * subscriber received the message, beside the ideal times of the design.
+ * `npm run bench`, two benchmarks on the local runtime (real handlers, dynalite, the emulated SQS
+ * event source, all in this one process):
  *
- *   npm run bench                   N = 1,000 and 10,000, 5 runs each; writes docs/benchmarks.md
- *   npm run bench -- --quick        N = 1,000, 1 run (CI smoke); does not write docs/benchmarks.md
+ * 1. Fan-out of one update to one channel with N subscribers, with the management API adding
+ *    25 ms to every call. Measures the wall time from the PutEvents call to the moment the last
+ *    subscriber received the message, beside the ideal times of the design.
+ * 2. A presence storm (bench/presence-storm.ts): 50 users in one document, each sending 10
+ *    cursor updates a second for 10 s, with presence on a real Redis. Measures deliveries,
+ *    latency, rate-limiter drops and Redis commands per update; a reference run at 0.5 updates
+ *    a second per user (a rate this one process keeps up with) comes first.
+ *
+ *   npm run bench                   N = 1,000 and 10,000, 5 runs each, then the storm; writes docs/benchmarks.md
+ *   npm run bench -- --quick        N = 1,000, 1 run, 2 s storm (CI smoke); does not write docs/benchmarks.md
  *   npm run bench -- --runs 3       fewer or more runs per N (at least 3 to write the docs)
  *   npm run bench -- --sizes 2000 --latency 0 --verbose
+ *   npm run bench -- --only storm --storm-seconds 5 --storm-rate 2
  *                                   exploration (docs/benchmarks.md is only written by a standard run)
  *
  * The runtime runs in this process; the WebSocket clients run in a child process
@@ -18,9 +25,10 @@
  *
  * Each N is also published `runs` more times with no added latency: the floor this one process
  * reaches when the management API answers at once (see "Where the time goes").
+ *
+ * The fan-out's runtime is closed before the storm starts its own (with REDIS_URL).
  */
 import '../local/quiet-sdk.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +39,8 @@ import { loadConfig } from '../functions/config.ts';
 import { createPublisher } from '../functions/publisher/publisher.ts';
 import { mintDevToken } from '../local/dev-token.ts';
 import { startLocalRuntime, type LocalRuntime } from '../local/runtime.ts';
+import { ClientsProcess } from './child.ts';
+import { STORM, runPresenceStorm, stormMarkdown, type StormResult } from './presence-storm.ts';
 import type { FromClients, RunReport, ToClients } from './protocol.ts';
 
 const USER = 'bench-user';
@@ -55,6 +65,12 @@ interface Options {
   runs: number;
   latencyMs: number;
   verbose: boolean;
+  /** Which parts run (both by default). */
+  fanout: boolean;
+  storm: boolean;
+  /** The presence storm's length, and updates per second per user. */
+  stormMs: number;
+  stormRate: number;
   /** Standard settings, full run: the only kind that writes docs/benchmarks.md. */
   writesDocs: boolean;
 }
@@ -69,11 +85,14 @@ function parseOptions(argv: string[]): Options {
       sizes: { type: 'string' },
       latency: { type: 'string' },
       verbose: { type: 'boolean' },
+      only: { type: 'string' },
+      'storm-seconds': { type: 'string' },
+      'storm-rate': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.error('usage: npm run bench -- [--quick] [--runs k] [--sizes 1000,10000] [--latency 25] [--verbose]');
+    console.error('usage: npm run bench -- [--quick] [--runs k] [--sizes 1000,10000] [--latency 25] [--storm-seconds 10] [--storm-rate 10] [--only fanout|storm] [--verbose]');
     process.exit(0);
   }
   const quick = values.quick ?? false;
@@ -87,78 +106,30 @@ function parseOptions(argv: string[]): Options {
     ? values.sizes.split(',').map((s) => positive('sizes', s.trim(), 1)).sort((a, b) => a - b)
     : quick ? [1000] : [...STANDARD.sizes];
   const latencyMs = values.latency !== undefined ? positive('latency', values.latency, 0) : STANDARD.latencyMs;
+  const only = values.only;
+  if (only !== undefined && only !== 'fanout' && only !== 'storm') throw new Error(`--only must be fanout or storm, got ${only}`);
+  const stormMs =
+    values['storm-seconds'] !== undefined
+      ? positive('storm-seconds', values['storm-seconds'], 1) * 1000
+      : quick ? STORM.quickDurationMs : STORM.durationMs;
+  const stormRate = values['storm-rate'] !== undefined ? Number(values['storm-rate']) : STORM.ratePerSecond;
+  if (!(stormRate > 0 && stormRate <= 100)) throw new Error(`--storm-rate must be a number in (0, 100], got ${String(values['storm-rate'])}`);
   const standard =
-    !quick && latencyMs === STANDARD.latencyMs && runs >= STANDARD.minRuns && sizes.join() === STANDARD.sizes.join() &&
-    !process.env['FANOUT_CONCURRENCY'] && !process.env['FANOUT_PAGE_SIZE'];
-  return { quick, sizes, runs, latencyMs, verbose: values.verbose ?? false, writesDocs: standard };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The client process
-
-class ClientsProcess {
-  readonly #child: ChildProcess;
-  #waiters: { accept: (m: FromClients) => boolean; resolve: (m: FromClients) => void; reject: (e: Error) => void }[] = [];
-  #failure: Error | undefined;
-  readonly exited: Promise<number | null>;
-
-  constructor(onProgress: (m: Extract<FromClients, { type: 'progress' }>) => void) {
-    const script = fileURLToPath(new URL('./clients.ts', import.meta.url));
-    // tsx as an import hook of a plain node child: the IPC channel is the child's own.
-    this.#child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), script], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    this.exited = new Promise((resolve) => this.#child.once('exit', (code) => resolve(code)));
-    this.#child.on('message', (m: FromClients) => {
-      if (m.type === 'progress') return onProgress(m);
-      if (m.type === 'error') return this.#fail(new Error(`client process: ${m.message}`));
-      const i = this.#waiters.findIndex((w) => w.accept(m));
-      if (i >= 0) this.#waiters.splice(i, 1)[0]!.resolve(m);
-    });
-    this.#child.once('exit', (code, signal) => this.#fail(new Error(`client process exited (code ${String(code)}, signal ${String(signal)})`)));
-    this.#child.once('error', (error) => this.#fail(error));
-  }
-
-  #fail(error: Error): void {
-    this.#failure ??= error;
-    for (const w of this.#waiters.splice(0)) w.reject(error);
-  }
-
-  send(message: ToClients): void {
-    if (this.#failure) throw this.#failure;
-    this.#child.send(message);
-  }
-
-  /** Sends `message` (if any) and resolves with the first answer `accept` takes. */
-  request<T extends FromClients>(message: ToClients | undefined, accept: (m: FromClients) => m is T, timeoutMs: number, what: string): Promise<T> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out after ${String(timeoutMs)} ms waiting for ${what}`));
-      }, timeoutMs);
-      const waiter = {
-        accept,
-        resolve: (m: FromClients) => (clearTimeout(timer), resolve(m as T)),
-        reject: (e: Error) => (clearTimeout(timer), reject(e)),
-      };
-      this.#waiters.push(waiter);
-      if (message) this.send(message);
-    });
-  }
-
-  /** Asks the child to close its sockets and exit; kills it if it does not. */
-  async exit(timeoutMs = 15_000): Promise<void> {
-    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
-    if (this.#child.connected) this.#child.send({ type: 'exit' } satisfies ToClients);
-    const timer = setTimeout(() => this.#child.kill('SIGKILL'), timeoutMs);
-    await this.exited;
-    clearTimeout(timer);
-  }
-
-  kill(): void {
-    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
-  }
+    !quick && only === undefined && stormRate === STORM.ratePerSecond && latencyMs === STANDARD.latencyMs && runs >= STANDARD.minRuns && sizes.join() === STANDARD.sizes.join() &&
+    stormMs === STORM.durationMs &&
+    !process.env['FANOUT_CONCURRENCY'] && !process.env['FANOUT_PAGE_SIZE'] && !process.env['PRESENCE_UPDATES_PER_SECOND'];
+  return {
+    quick,
+    sizes,
+    runs,
+    latencyMs,
+    verbose: values.verbose ?? false,
+    fanout: only !== 'storm',
+    storm: only !== 'fanout',
+    stormMs,
+    stormRate,
+    writesDocs: standard,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -206,7 +177,7 @@ interface Setting {
 
 interface Bench {
   runtime: LocalRuntime;
-  clients: ClientsProcess;
+  clients: ClientsProcess<ToClients, FromClients>;
   publish: (runId: string) => Promise<void>;
   spans: Span[];
   setting: Setting;
@@ -462,7 +433,7 @@ function settingLines(s: Setting, runs: number): string[] {
   ];
 }
 
-function resultsMarkdown(m: Machine, summaries: Summary[], runs: number): string {
+function resultsMarkdown(m: Machine, summaries: Summary[], runs: number, storm: StormResult[]): string {
   const setting = summaries[0]!.setting;
   return [
     'Machine:',
@@ -482,6 +453,10 @@ function resultsMarkdown(m: Machine, summaries: Summary[], runs: number): string
     'Every run:',
     '',
     runsTable(summaries),
+    '',
+    '### Presence storm',
+    '',
+    stormMarkdown(storm),
   ].join('\n');
 }
 
@@ -491,8 +466,9 @@ const DEFAULT_PROSE = `# Benchmarks
 the local runtime, with the management API adding 25 ms to every call, and reports the wall time
 from the PutEvents call to the moment the last subscriber received the message, beside the ideal
 N × 25 ms / FANOUT_CONCURRENCY (one invocation) and N × 25 ms / (FANOUT_CONCURRENCY ×
-min(pages, SQS max concurrency)) (pages spread over invocations). This is the local emulation
-on one machine (dynalite, in-process management API), not AWS.
+min(pages, SQS max concurrency)) (pages spread over invocations). It then runs a presence storm:
+50 users in one document, 10 cursor updates a second each for 10 s, with presence on Redis. This
+is the local emulation on one machine (dynalite, in-process management API), not AWS.
 
 ## Results
 `;
@@ -524,14 +500,8 @@ const progress = (line: string): void => {
   process.stderr.write(`[bench] ${line}\n`);
 };
 
-async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
-  const m = machine();
-  console.log(`fan-out benchmark on the local runtime${options.quick ? ' (quick)' : ''}`);
-  console.log(machineLines(m).join('\n'));
-  console.log('');
-
-  const started = Date.now();
+/** The fan-out benchmark on its own runtime: prints its tables, closes the runtime, returns the summaries. */
+async function runFanout(options: Options): Promise<Summary[]> {
   const env: Record<string, string> = {};
   // The handlers' Powertools logs and metrics would write a JSON line per call to stdout.
   if (!process.env['POWERTOOLS_LOG_LEVEL']) env['POWERTOOLS_LOG_LEVEL'] = 'SILENT';
@@ -544,19 +514,13 @@ async function main(): Promise<void> {
     env,
   });
   const events = new EventBridgeClient({ endpoint: runtime.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
-  let clients: ClientsProcess | undefined;
+  let clients: ClientsProcess<ToClients, FromClients> | undefined;
   const cleanup = async (): Promise<void> => {
     await clients?.exit();
     events.destroy();
     await withTimeout(runtime.close(), CLOSE_TIMEOUT_MS, 'runtime.close()');
   };
-  const onSignal = (): void => {
-    progress('interrupted');
-    clients?.kill();
-    process.exit(130);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  killClients = () => clients?.kill();
 
   try {
     // What the handlers run with (the runtime set the environment; FANOUT_* may come from ours).
@@ -585,7 +549,11 @@ async function main(): Promise<void> {
     const publisher = createPublisher({ client: events, eventBusName: 'realtime' });
     const bench: Bench = {
       runtime,
-      clients: (clients = new ClientsProcess((p) => progress(`subscribed ${fmt(p.subscribed)} / ${fmt(p.target)}`))),
+      clients: (clients = new ClientsProcess<ToClients, FromClients>(new URL('./clients.ts', import.meta.url), (m) => {
+        if (m.type !== 'progress') return false;
+        progress(`subscribed ${fmt(m.subscribed)} / ${fmt(m.target)}`);
+        return true;
+      })),
       publish: async (runId) => {
         await publisher.publishNotification({ userId: USER, type: 'bench', runId });
       },
@@ -665,22 +633,68 @@ async function main(): Promise<void> {
           .join('; ')}`,
       );
     }
-    if (options.writesDocs) {
-      writeDocs(resultsMarkdown(m, summaries, options.runs));
-      console.log(`wrote ${DOCS_PATH}`);
-    } else {
-      console.log(`docs/benchmarks.md not written (${options.quick ? '--quick' : 'non-standard settings'})`);
-    }
 
-    progress('closing');
+    progress('closing the fan-out runtime');
     const closeStart = Date.now();
     await cleanup();
-    progress(`closed in ${((Date.now() - closeStart) / 1000).toFixed(1)} s; total ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    progress(`closed in ${((Date.now() - closeStart) / 1000).toFixed(1)} s`);
+    return summaries;
   } catch (error) {
     clients?.kill();
     await cleanup().catch((closeError: unknown) => progress(`cleanup failed too: ${String(closeError)}`));
     throw error;
   }
+}
+
+/** Kills the fan-out's client process on SIGINT/SIGTERM (the storm's is killed by its own exit). */
+let killClients: () => void = () => undefined;
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const m = machine();
+  const parts = [options.fanout ? 'fan-out' : '', options.storm ? 'presence storm' : ''].filter(Boolean).join(' and ');
+  console.log(`${parts} benchmark on the local runtime${options.quick ? ' (quick)' : ''}`);
+  console.log(machineLines(m).join('\n'));
+  console.log('');
+  const onSignal = (): void => {
+    progress('interrupted');
+    killClients();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const started = Date.now();
+  const summaries = options.fanout ? await runFanout(options) : [];
+  let storm: StormResult[] | undefined;
+  if (options.storm) {
+    storm = [];
+    // The reference first: the same run at a rate this one process keeps up with.
+    if (options.stormRate > STORM.referenceRatePerSecond) {
+      storm.push(await runPresenceStorm({ label: 'reference', users: STORM.users, ratePerSecond: STORM.referenceRatePerSecond, durationMs: options.stormMs, progress }));
+    }
+    storm.push(await runPresenceStorm({ label: 'storm', users: STORM.users, ratePerSecond: options.stormRate, durationMs: options.stormMs, progress }));
+    console.log('presence storm:');
+    console.log('');
+    console.log(stormMarkdown(storm));
+    console.log('');
+    // Lost and late updates are what an overloaded process does; these would be bugs.
+    const wrong = storm.filter((r) => r.report.duplicates > 0 || r.report.echoes > 0 || r.report.unmatched > 0);
+    if (wrong.length > 0) {
+      throw new Error(
+        `presence storm: ${wrong
+          .map((r) => `${r.options.label} had ${String(r.report.duplicates)} duplicate(s), ${String(r.report.echoes)} echo(es), ${String(r.report.unmatched)} unmatched update(s)`)
+          .join('; ')}`,
+      );
+    }
+  }
+  if (options.writesDocs && storm) {
+    writeDocs(resultsMarkdown(m, summaries, options.runs, storm));
+    console.log(`wrote ${DOCS_PATH}`);
+  } else {
+    console.log(`docs/benchmarks.md not written (${options.quick ? '--quick' : 'non-standard settings'})`);
+  }
+  progress(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 main().then(

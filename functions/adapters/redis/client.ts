@@ -175,6 +175,9 @@ export function isUnavailableError(error: unknown): boolean {
   return true;
 }
 
+/** One wait per client while it connects, shared by every call that arrives meanwhile. */
+const connecting = new WeakMap<RedisClient, Promise<void>>();
+
 /** Starts a lazy client, and waits (bounded) while a connection attempt is in progress. */
 async function settleConnection(client: RedisClient): Promise<void> {
   if (client.status === 'ready') return;
@@ -183,19 +186,25 @@ async function settleConnection(client: RedisClient): Promise<void> {
     client.connect().catch(() => undefined);
   }
   if (client.status === 'connecting' || client.status === 'connect') {
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        client.off('ready', done);
-        client.off('close', done);
-        client.off('end', done);
-        resolve();
-      };
-      const timer = setTimeout(done, READY_WAIT_MS);
-      client.once('ready', done);
-      client.once('close', done);
-      client.once('end', done);
-    });
+    let wait = connecting.get(client);
+    if (!wait) {
+      wait = new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          client.off('ready', done);
+          client.off('close', done);
+          client.off('end', done);
+          connecting.delete(client);
+          resolve();
+        };
+        const timer = setTimeout(done, READY_WAIT_MS);
+        client.once('ready', done);
+        client.once('close', done);
+        client.once('end', done);
+      });
+      connecting.set(client, wait);
+    }
+    await wait;
   }
 }
 
