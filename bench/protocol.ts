@@ -93,3 +93,55 @@ export interface StormReport {
   /** Largest delay of a send behind its schedule (ms): whether the senders kept the pace. */
   maxSlipMs: number;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Publish-to-SSE latency (bench/sse.ts and its client process, bench/sse-clients.ts).
+// Publish times are the bench's `Date.now()` just before each PutEvents call, carried in the
+// notification's data (`sentAt`); receipt times are the child's `Date.now()` when the chunk
+// arrived: both processes read the same wall clock.
+
+export type ToSseClients =
+  /** Open one stream per entry (`GET {url}?channels={channel}&token={token}`), their starts
+   * spread evenly over `spreadMs`, and answer once every stream has its `subscribed` event. */
+  | { type: 'open'; url: string; streams: { channel: string; token: string }[]; spreadMs: number }
+  /** A round is about to be published: answer `complete` once `n` distinct streams have it. */
+  | { type: 'expect'; runId: string; n: number }
+  /** Every receipt since the streams were opened, and the counters. */
+  | { type: 'receipts' }
+  /** Close every stream (the client goes away) and answer once each socket has closed. */
+  | { type: 'close' }
+  | { type: 'exit' };
+
+export type FromSseClients =
+  | { type: 'opened'; streams: number; ms: number }
+  | { type: 'expecting'; runId: string }
+  | { type: 'complete'; runId: string; lastAt: number }
+  | { type: 'receipts'; receipts: SseReceipt[]; counters: SseClientCounters }
+  | { type: 'closed'; closed: number; ms: number }
+  | { type: 'error'; message: string };
+
+/** The first copy of one round's notification on one stream. */
+export interface SseReceipt {
+  stream: number;
+  runId: string;
+  channel: string;
+  offset: number;
+  /** The bench's Date.now() just before the PutEvents call that carried it. */
+  sentAt: number;
+  /** The child's Date.now() when the chunk holding it arrived. */
+  receivedAt: number;
+}
+
+export interface SseClientCounters {
+  streams: number;
+  /** A round's notification received again on the same stream. */
+  duplicates: number;
+  /** A notification whose offset was not above the last one on its stream. */
+  outOfOrder: number;
+  /** Events other than `subscribed` and the rounds' notifications, by event name. */
+  unexpected: Record<string, number>;
+  /** `: heartbeat` comments received. */
+  heartbeats: number;
+  /** Streams the server ended (or that failed) before the bench closed them. */
+  endedEarly: number;
+}

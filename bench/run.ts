@@ -1,5 +1,5 @@
 /**
- * `npm run bench`, two benchmarks on the local runtime (real handlers, dynalite, the emulated SQS
+ * `npm run bench`, three benchmarks on the local runtime (real handlers, dynalite, the emulated SQS
  * event source, all in this one process):
  *
  * 1. Fan-out of one update to one channel with N subscribers, with the management API adding
@@ -9,12 +9,17 @@
  *    cursor updates a second for 10 s, with presence on a real Redis. Measures deliveries,
  *    latency, rate-limiter drops and Redis commands per update; a reference run at 0.5 updates
  *    a second per user (a rate this one process keeps up with) comes first.
+ * 3. Publish-to-SSE latency (bench/sse.ts): 200 SSE streams, one channel each and then all on
+ *    one channel, 20 rounds of notifications each; latency p50/p99/max, deliveries and the
+ *    streams' DynamoDB polls, with the default poll intervals.
  *
- *   npm run bench                   N = 1,000 and 10,000, 5 runs each, then the storm; writes docs/benchmarks.md
- *   npm run bench -- --quick        N = 1,000, 1 run, 2 s storm (CI smoke); does not write docs/benchmarks.md
+ *   npm run bench                   N = 1,000 and 10,000, 5 runs each, the storm, SSE; writes docs/benchmarks.md
+ *   npm run bench -- --quick        N = 1,000, 1 run, 2 s storm, 50 SSE streams × 5 (and 2) rounds (CI smoke);
+ *                                   does not write docs/benchmarks.md
  *   npm run bench -- --runs 3       fewer or more runs per N (at least 3 to write the docs)
  *   npm run bench -- --sizes 2000 --latency 0 --verbose
  *   npm run bench -- --only storm --storm-seconds 5 --storm-rate 2
+ *   npm run bench -- --only sse --sse-streams 500 --sse-rounds 10
  *                                   exploration (docs/benchmarks.md is only written by a standard run)
  *
  * The runtime runs in this process; the WebSocket clients run in a child process
@@ -26,7 +31,8 @@
  * Each N is also published `runs` more times with no added latency: the floor this one process
  * reaches when the management API answers at once (see "Where the time goes").
  *
- * The fan-out's runtime is closed before the storm starts its own (with REDIS_URL).
+ * The fan-out's runtime is closed before the storm starts its own (with REDIS_URL), and the
+ * storm's before the SSE benchmark starts its own.
  */
 import '../local/quiet-sdk.ts';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -41,6 +47,7 @@ import { mintDevToken } from '../local/dev-token.ts';
 import { startLocalRuntime, type LocalRuntime } from '../local/runtime.ts';
 import { ClientsProcess } from './child.ts';
 import { STORM, runPresenceStorm, stormMarkdown, type StormResult } from './presence-storm.ts';
+import { SSE, runSseBench, sseMarkdown, sseProblems, type SseResult } from './sse.ts';
 import type { FromClients, RunReport, ToClients } from './protocol.ts';
 
 const USER = 'bench-user';
@@ -65,12 +72,16 @@ interface Options {
   runs: number;
   latencyMs: number;
   verbose: boolean;
-  /** Which parts run (both by default). */
+  /** Which parts run (all by default). */
   fanout: boolean;
   storm: boolean;
+  sse: boolean;
   /** The presence storm's length, and updates per second per user. */
   stormMs: number;
   stormRate: number;
+  /** SSE streams, and rounds per layout (one channel each, one shared channel). */
+  sseStreams: number;
+  sseRounds: { 'per-user': number; shared: number };
   /** Standard settings, full run: the only kind that writes docs/benchmarks.md. */
   writesDocs: boolean;
 }
@@ -88,11 +99,13 @@ function parseOptions(argv: string[]): Options {
       only: { type: 'string' },
       'storm-seconds': { type: 'string' },
       'storm-rate': { type: 'string' },
+      'sse-streams': { type: 'string' },
+      'sse-rounds': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.error('usage: npm run bench -- [--quick] [--runs k] [--sizes 1000,10000] [--latency 25] [--storm-seconds 10] [--storm-rate 10] [--only fanout|storm] [--verbose]');
+    console.error('usage: npm run bench -- [--quick] [--runs k] [--sizes 1000,10000] [--latency 25] [--storm-seconds 10] [--storm-rate 10] [--sse-streams 200] [--sse-rounds 20] [--only fanout|storm|sse] [--verbose]');
     process.exit(0);
   }
   const quick = values.quick ?? false;
@@ -107,27 +120,36 @@ function parseOptions(argv: string[]): Options {
     : quick ? [1000] : [...STANDARD.sizes];
   const latencyMs = values.latency !== undefined ? positive('latency', values.latency, 0) : STANDARD.latencyMs;
   const only = values.only;
-  if (only !== undefined && only !== 'fanout' && only !== 'storm') throw new Error(`--only must be fanout or storm, got ${only}`);
+  if (only !== undefined && only !== 'fanout' && only !== 'storm' && only !== 'sse') throw new Error(`--only must be fanout, storm or sse, got ${only}`);
   const stormMs =
     values['storm-seconds'] !== undefined
       ? positive('storm-seconds', values['storm-seconds'], 1) * 1000
       : quick ? STORM.quickDurationMs : STORM.durationMs;
   const stormRate = values['storm-rate'] !== undefined ? Number(values['storm-rate']) : STORM.ratePerSecond;
   if (!(stormRate > 0 && stormRate <= 100)) throw new Error(`--storm-rate must be a number in (0, 100], got ${String(values['storm-rate'])}`);
+  const sseStreams = values['sse-streams'] !== undefined ? positive('sse-streams', values['sse-streams'], 1) : quick ? SSE.quickStreams : SSE.streams;
+  const sseRounds =
+    values['sse-rounds'] !== undefined
+      ? { 'per-user': positive('sse-rounds', values['sse-rounds'], 1), shared: positive('sse-rounds', values['sse-rounds'], 1) }
+      : quick ? { 'per-user': SSE.quickRounds, shared: SSE.quickSharedRounds } : { 'per-user': SSE.rounds, shared: SSE.rounds };
   const standard =
     !quick && only === undefined && stormRate === STORM.ratePerSecond && latencyMs === STANDARD.latencyMs && runs >= STANDARD.minRuns && sizes.join() === STANDARD.sizes.join() &&
-    stormMs === STORM.durationMs &&
-    !process.env['FANOUT_CONCURRENCY'] && !process.env['FANOUT_PAGE_SIZE'] && !process.env['PRESENCE_UPDATES_PER_SECOND'];
+    stormMs === STORM.durationMs && sseStreams === SSE.streams && sseRounds['per-user'] === SSE.rounds && sseRounds.shared === SSE.rounds &&
+    !process.env['FANOUT_CONCURRENCY'] && !process.env['FANOUT_PAGE_SIZE'] && !process.env['PRESENCE_UPDATES_PER_SECOND'] &&
+    !Object.keys(process.env).some((k) => k.startsWith('SSE_'));
   return {
     quick,
     sizes,
     runs,
     latencyMs,
     verbose: values.verbose ?? false,
-    fanout: only !== 'storm',
-    storm: only !== 'fanout',
+    fanout: only === undefined || only === 'fanout',
+    storm: only === undefined || only === 'storm',
+    sse: only === undefined || only === 'sse',
     stormMs,
     stormRate,
+    sseStreams,
+    sseRounds,
     writesDocs: standard,
   };
 }
@@ -433,7 +455,7 @@ function settingLines(s: Setting, runs: number): string[] {
   ];
 }
 
-function resultsMarkdown(m: Machine, summaries: Summary[], runs: number, storm: StormResult[]): string {
+function resultsMarkdown(m: Machine, summaries: Summary[], runs: number, storm: StormResult[], sse: SseResult[]): string {
   const setting = summaries[0]!.setting;
   return [
     'Machine:',
@@ -457,6 +479,10 @@ function resultsMarkdown(m: Machine, summaries: Summary[], runs: number, storm: 
     '### Presence storm',
     '',
     stormMarkdown(storm),
+    '',
+    '### Publish to SSE',
+    '',
+    sseMarkdown(sse),
   ].join('\n');
 }
 
@@ -467,7 +493,8 @@ the local runtime, with the management API adding 25 ms to every call, and repor
 from the PutEvents call to the moment the last subscriber received the message, beside the ideal
 N × 25 ms / FANOUT_CONCURRENCY (one invocation) and N × 25 ms / (FANOUT_CONCURRENCY ×
 min(pages, SQS max concurrency)) (pages spread over invocations). It then runs a presence storm:
-50 users in one document, 10 cursor updates a second each for 10 s, with presence on Redis. This
+50 users in one document, 10 cursor updates a second each for 10 s, with presence on Redis, and
+measures publish-to-SSE latency: 200 SSE streams, 20 rounds of notifications. This
 is the local emulation on one machine (dynalite, in-process management API), not AWS.
 
 ## Results
@@ -652,7 +679,7 @@ let killClients: () => void = () => undefined;
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const m = machine();
-  const parts = [options.fanout ? 'fan-out' : '', options.storm ? 'presence storm' : ''].filter(Boolean).join(' and ');
+  const parts = [options.fanout ? 'fan-out' : '', options.storm ? 'presence storm' : '', options.sse ? 'publish-to-SSE' : ''].filter(Boolean).join(', ');
   console.log(`${parts} benchmark on the local runtime${options.quick ? ' (quick)' : ''}`);
   console.log(machineLines(m).join('\n'));
   console.log('');
@@ -688,8 +715,19 @@ async function main(): Promise<void> {
       );
     }
   }
-  if (options.writesDocs && storm) {
-    writeDocs(resultsMarkdown(m, summaries, options.runs, storm));
+  let sse: SseResult[] | undefined;
+  if (options.sse) {
+    sse = await runSseBench({ streams: options.sseStreams, rounds: options.sseRounds, idleMs: options.quick ? SSE.quickIdleMs : SSE.idleMs, progress });
+    console.log('publish to SSE:');
+    console.log('');
+    console.log(sseMarkdown(sse));
+    console.log('');
+    // Slow deliveries are reported; missing, repeated or reordered ones, or streams left running, are bugs.
+    const problems = sseProblems(sse);
+    if (problems.length > 0) throw new Error(`publish to SSE: ${problems.join('; ')}`);
+  }
+  if (options.writesDocs && storm && sse) {
+    writeDocs(resultsMarkdown(m, summaries, options.runs, storm, sse));
     console.log(`wrote ${DOCS_PATH}`);
   } else {
     console.log(`docs/benchmarks.md not written (${options.quick ? '--quick' : 'non-standard settings'})`);
