@@ -6,6 +6,7 @@
  */
 import WebSocket from 'ws';
 import type { FromClients, RunReport, ToClients } from './protocol.ts';
+import { childIpc } from './ipc.ts';
 
 const CONNECT_ATTEMPTS = 3;
 const ACK_TIMEOUT_MS = 60_000;
@@ -35,19 +36,7 @@ let unexpected = 0;
 let closed = 0;
 let exiting = false;
 
-function send(message: FromClients): void {
-  if (!process.send) throw new Error('bench/clients.ts runs as a child of bench/run.ts (no IPC channel)');
-  process.send(message);
-}
-
-function fail(error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
-  try {
-    send({ type: 'error', message });
-  } finally {
-    setTimeout(() => process.exit(1), 100);
-  }
-}
+const { send, fail } = childIpc<FromClients>('bench/clients.ts');
 
 function runState(runId: string): RunState {
   let run = runs.get(runId);

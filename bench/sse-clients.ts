@@ -12,6 +12,7 @@
 import http from 'node:http';
 import { SseParser } from '../test/support/sse.ts';
 import type { FromSseClients, SseClientCounters, SseReceipt, ToSseClients } from './protocol.ts';
+import { childIpc } from './ipc.ts';
 
 const OPEN_TIMEOUT_MS = 30_000;
 
@@ -46,19 +47,7 @@ function freshCounters(): SseClientCounters {
   return { streams: 0, duplicates: 0, outOfOrder: 0, unexpected: {}, heartbeats: 0, endedEarly: 0 };
 }
 
-function send(message: FromSseClients): void {
-  if (!process.send) throw new Error('bench/sse-clients.ts runs as a child of bench/run.ts (no IPC channel)');
-  process.send(message);
-}
-
-function fail(error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
-  try {
-    send({ type: 'error', message });
-  } finally {
-    setTimeout(() => process.exit(1), 100);
-  }
-}
+const { send, fail } = childIpc<FromSseClients>('bench/sse-clients.ts');
 
 function round(runId: string): Round {
   let r = rounds.get(runId);

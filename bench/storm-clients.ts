@@ -12,6 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import type { FromStormClients, StormReport, ToStormClients } from './protocol.ts';
+import { childIpc } from './ipc.ts';
 
 const JOIN_TIMEOUT_MS = 30_000;
 
@@ -51,19 +52,7 @@ let channel = '';
 let storm: Storm | undefined;
 let exiting = false;
 
-function send(message: FromStormClients): void {
-  if (!process.send) throw new Error('bench/storm-clients.ts runs as a child of bench/run.ts (no IPC channel)');
-  process.send(message);
-}
-
-function fail(error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
-  try {
-    send({ type: 'error', message });
-  } finally {
-    setTimeout(() => process.exit(1), 100);
-  }
-}
+const { send, fail } = childIpc<FromStormClients>('bench/storm-clients.ts');
 
 type Incoming = {
   event?: unknown;
