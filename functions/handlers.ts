@@ -13,3 +13,23 @@ export const HANDLERS = {
 } as const;
 
 export type HandlerName = keyof typeof HANDLERS;
+
+/**
+ * How every handler is bundled, shared by `npm run build` (scripts/bundle.ts) and the CDK
+ * `NodejsFunction`s, so the bundle measured here is the bundle deployed.
+ *
+ * `@aws-sdk/*` stays external: the Lambda Node.js runtime ships SDK v3, and bundling it would
+ * triple every handler (cold start grows with bundle size). The price is running on the
+ * runtime's SDK version rather than the pinned one the tests use; the SDK keeps v3 compatible.
+ */
+export const BUNDLING = {
+  /** The Lambda runtime the bundles target (and the CDK deploys). */
+  nodeMajor: 22,
+  target: 'node20',
+  format: 'esm',
+  minify: true,
+  sourcemap: true,
+  external: ['@aws-sdk/*'],
+  /** Some CommonJS dependencies call require(); give ESM bundles one. */
+  banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+} as const;

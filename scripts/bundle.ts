@@ -1,11 +1,10 @@
 /**
- * `npm run build`: bundles every handler with esbuild the way Lambda gets them (ESM, Node 20,
- * minified, source maps) into dist/{name}/index.mjs and prints the sizes.
- * The AWS SDK stays in the bundle: the runtime's copy drifts from the version we test with.
+ * `npm run build`: bundles every handler with esbuild the way Lambda gets them (the shared
+ * BUNDLING settings of functions/handlers.ts) into dist/{name}/index.mjs and prints the sizes.
  */
 import { build } from 'esbuild';
 import { statSync } from 'node:fs';
-import { HANDLERS } from '../functions/handlers.ts';
+import { BUNDLING, HANDLERS } from '../functions/handlers.ts';
 
 const rows: string[] = [];
 for (const [name, { entry }] of Object.entries(HANDLERS)) {
@@ -15,13 +14,13 @@ for (const [name, { entry }] of Object.entries(HANDLERS)) {
     outfile,
     bundle: true,
     platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    minify: true,
-    sourcemap: true,
+    target: BUNDLING.target,
+    format: BUNDLING.format,
+    minify: BUNDLING.minify,
+    sourcemap: BUNDLING.sourcemap,
+    external: [...BUNDLING.external],
     legalComments: 'none',
-    // Some CommonJS dependencies call require(); give ESM bundles one.
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    banner: { js: BUNDLING.banner },
     logLevel: 'warning',
   });
   rows.push(`${name.padEnd(14)} ${(statSync(outfile).size / 1024).toFixed(0).padStart(6)} KB  ${outfile}`);
