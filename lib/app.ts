@@ -11,7 +11,8 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { RealtimeStack, type RealtimeStackProps } from './realtime-stack.ts';
 
-export function buildApp(app: App = new App()): { app: App; stack: RealtimeStack } {
+/** `nag: false` leaves cdk-nag out of synthesis (tests that run its checks themselves). */
+export function buildApp(app: App = new App(), options: { nag?: boolean } = {}): { app: App; stack: RealtimeStack } {
   const context = (key: string): string | undefined => {
     const value: unknown = app.node.tryGetContext(key);
     return value === undefined || value === null || value === '' ? undefined : String(value);
@@ -30,7 +31,7 @@ export function buildApp(app: App = new App()): { app: App; stack: RealtimeStack
     ...(alarmTopicArn ? { alarmTopicArn } : {}),
     ...(logLevel ? { observability: { logLevel } } : {}),
   });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };
 }
 

@@ -123,6 +123,7 @@ export class RealtimeFunction extends Construct {
         banner: BUNDLING.banner,
         // The esbuild devDependency; synthesis must work without Docker or network.
         forceDockerBundling: false,
+        logLevel: nodejs.LogLevel.WARNING,
       },
       ...(props.vpc
         ? { vpc: props.vpc.vpc, vpcSubnets: props.vpc.subnets, securityGroups: [props.vpc.securityGroup] }
