@@ -30,9 +30,6 @@ import type { WebSocketApi } from './websocket-api.ts';
 /** Metric names the handlers emit: the domain's, and the timing. */
 export type ServiceMetricName = MetricName | 'DeliveryLatency' | 'MessagesRateLimited' | 'ConnectionsRefused';
 
-/** The ElastiCache Serverless dimension that names the cache. */
-export const CACHE_METRIC_DIMENSION = 'ServerlessCacheName';
-
 export interface AlarmThresholds {
   /** Age of the oldest message in the events queue. @default 2 minutes */
   readonly queueAge?: Duration;
@@ -384,14 +381,17 @@ export class RealtimeDashboard extends Construct {
     });
   }
 
-  private cacheMetric(presence: PresenceCache, name: string, statistic: string, label: string): cloudwatch.Metric {
-    return new cloudwatch.Metric({
-      namespace: 'AWS/ElastiCache',
-      metricName: name,
-      dimensionsMap: { [CACHE_METRIC_DIMENSION]: presence.cacheName },
-      statistic,
-      period: MINUTE,
+  /**
+   * A metric of the presence cache, found by SEARCH on the cache's name rather than by a
+   * dimension name: sources disagree on the dimension ElastiCache Serverless publishes under
+   * (`clusterId` or `ServerlessCacheName`), and a search on the name matches either.
+   */
+  private cacheMetric(presence: PresenceCache, name: string, statistic: string, label: string): cloudwatch.IMetric {
+    return new cloudwatch.MathExpression({
+      expression: `SEARCH('Namespace="AWS/ElastiCache" MetricName="${name}" "${presence.cacheName}"', '${statistic}', 60)`,
+      usingMetrics: {},
       label,
+      period: MINUTE,
     });
   }
 }

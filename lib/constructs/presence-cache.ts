@@ -48,8 +48,8 @@ export class PresenceCache extends Construct {
         dataStorage: { maximum: props.maxDataStorageGb ?? 1, unit: 'GB' },
         ecpuPerSecond: { maximum: props.maxEcpuPerSecond ?? 100_000 },
       },
-      // Presence rebuilds itself within seconds (clients ping every 15 s): no snapshots to pay for.
-      snapshotRetentionLimit: 0,
+      // No daily snapshot is configured: presence rebuilds itself within seconds (clients
+      // ping every 15 s), so there is nothing worth restoring.
     });
   }
 

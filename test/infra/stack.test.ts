@@ -457,6 +457,8 @@ describe('dashboard', () => {
     for (const needle of ['Errors', 'Throttles', 'Duration', '@initDuration', 'ApproximateAgeOfOldestMessage', 'ApproximateNumberOfMessagesVisible', 'AWS/ElastiCache', 'ThrottledCmds', 'ElastiCacheProcessingUnits', 'AWS/ApiGateway']) {
       expect(text).toContain(needle);
     }
+    // Redis widgets find the cache's metrics by its name.
+    expect(text).toMatch(/SEARCH\('Namespace=[^']*ThrottledCmds[^']*realtime-presence/);
   });
 });
 
