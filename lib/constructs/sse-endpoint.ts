@@ -11,7 +11,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { SSE_DEFAULT_MAX_DURATION_MS } from '../../functions/handlers.ts';
+import { HANDLERS, SSE_DEFAULT_MAX_DURATION_MS } from '../../functions/handlers.ts';
 import { RealtimeFunction, type ObservabilityProps } from './realtime-function.ts';
 import type { RealtimeTable } from './realtime-table.ts';
 import type { TokenSettings } from './token-settings.ts';
@@ -47,7 +47,7 @@ export class SseEndpoint extends Construct {
         ...props.environment,
       },
     });
-    if (maxDurationMs >= this.fn.function.timeout!.toMilliseconds()) {
+    if (maxDurationMs >= HANDLERS.sse.timeoutSeconds * 1000) {
       throw new Error('The SSE stream must end before the function times out');
     }
     props.table.grantRead(this.fn.function);

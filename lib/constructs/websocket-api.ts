@@ -33,8 +33,9 @@ export interface WebSocketApiProps {
   /** @default 'live' */
   readonly stageName?: string;
   /**
-   * Stage-wide throttling of new connections and messages (steady rate per second, burst).
-   * Per-connection limits are the router's (token buckets). @default 1000/s, burst 2000
+   * Throttling of the stage's routes (the default route settings, so each route, `$connect`
+   * included, gets this steady rate per second and burst): a ceiling against floods, far
+   * above normal traffic. Per-connection limits are the router's. @default 1000/s, burst 2000
    */
   readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
   /**
