@@ -3,6 +3,8 @@
  * data; functions/wiring/ turns it into clients and services.
  */
 
+import { SSE_DEFAULT_MAX_DURATION_MS } from './handlers.ts';
+
 /** The local runtime's development secret. Refused whenever NODE_ENV is `production`. */
 export const DEVELOPMENT_JWT_SECRET = 'realtime-local-development-secret-never-use-in-production';
 
@@ -14,7 +16,9 @@ export interface Config {
   eventsQueueUrl?: string;
   deadLetterQueueUrl?: string;
   sqsEndpoint?: string;
-  jwt: { secret?: string; jwksUrl?: string; issuer?: string; audience?: string; clockToleranceSec: number };
+  /** `secretArn` (JWT_SECRET_ARN): the HS256 secret in Secrets Manager, read by the wiring on AWS;
+   * `secret` (JWT_SECRET) is for the local runtime. `jwksUrl` wins over both. */
+  jwt: { secret?: string; secretArn?: string; jwksUrl?: string; issuer?: string; audience?: string; clockToleranceSec: number };
   fanout: { concurrency: number; pageSize: number; maxAttempts: number };
   /** Presence engine: Redis when `redisUrl` is set, else memory (one process: the local runtime). */
   redisUrl?: string;
@@ -46,6 +50,7 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env = process.env): Config {
   const jwt: Config['jwt'] = { clockToleranceSec: intOf(env, 'JWT_CLOCK_TOLERANCE_SEC', 5) };
   setIf(jwt, 'secret', env['JWT_SECRET']);
+  setIf(jwt, 'secretArn', env['JWT_SECRET_ARN']);
   setIf(jwt, 'jwksUrl', env['JWT_JWKS_URL']);
   setIf(jwt, 'issuer', env['JWT_ISSUER']);
   setIf(jwt, 'audience', env['JWT_AUDIENCE']);
@@ -69,7 +74,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     sse: {
       heartbeatMs: intOf(env, 'SSE_HEARTBEAT_MS', 15_000),
-      maxDurationMs: intOf(env, 'SSE_MAX_DURATION_MS', 14 * 60_000),
+      maxDurationMs: intOf(env, 'SSE_MAX_DURATION_MS', SSE_DEFAULT_MAX_DURATION_MS),
       pollMinMs: intOf(env, 'SSE_POLL_MIN_MS', 200),
       pollMaxMs: intOf(env, 'SSE_POLL_MAX_MS', 1000),
       retryMs: intOf(env, 'SSE_RETRY_MS', 2000),

@@ -1,15 +1,44 @@
 /**
- * Every Lambda entry file, in one place: the bundler, the local runtime and (later) the CDK
- * stack read this list, so a handler cannot be deployed in one and forgotten in another.
+ * Every Lambda entry file, in one place: the bundler, the local runtime and the CDK stack
+ * (lib/) read this list, so a handler cannot be deployed in one and forgotten in another.
+ * `timeoutSeconds` is the function timeout on AWS and in the local runtime alike.
  */
 export const HANDLERS = {
-  authorizer: { entry: 'functions/ws-authorizer.ts', functionName: 'realtime-ws-authorizer' },
-  connect: { entry: 'functions/ws-connect.ts', functionName: 'realtime-ws-connect' },
-  disconnect: { entry: 'functions/ws-disconnect.ts', functionName: 'realtime-ws-disconnect' },
-  message: { entry: 'functions/ws-message.ts', functionName: 'realtime-ws-message' },
-  fanout: { entry: 'functions/fanout.ts', functionName: 'realtime-fanout' },
-  /** A function URL with invoke mode RESPONSE_STREAM, outside the VPC. */
-  sse: { entry: 'functions/sse.ts', functionName: 'realtime-sse' },
+  authorizer: { entry: 'functions/ws-authorizer.ts', functionName: 'realtime-ws-authorizer', timeoutSeconds: 10 },
+  connect: { entry: 'functions/ws-connect.ts', functionName: 'realtime-ws-connect', timeoutSeconds: 10 },
+  disconnect: { entry: 'functions/ws-disconnect.ts', functionName: 'realtime-ws-disconnect', timeoutSeconds: 10 },
+  message: { entry: 'functions/ws-message.ts', functionName: 'realtime-ws-message', timeoutSeconds: 10 },
+  fanout: { entry: 'functions/fanout.ts', functionName: 'realtime-fanout', timeoutSeconds: 60 },
+  /**
+   * A function URL with invoke mode RESPONSE_STREAM, outside the VPC. Lambda's maximum, 15
+   * minutes; the stream ends cleanly before it (SSE_DEFAULT_MAX_DURATION_MS, and always some
+   * seconds before the remaining time runs out).
+   */
+  sse: { entry: 'functions/sse.ts', functionName: 'realtime-sse', timeoutSeconds: 15 * 60 },
+} as const;
+
+/** The longest SSE stream by default (`SSE_MAX_DURATION_MS`): a minute inside the function's timeout. */
+export const SSE_DEFAULT_MAX_DURATION_MS = HANDLERS.sse.timeoutSeconds * 1000 - 60_000;
+
+/**
+ * The events queue and its event source mapping to the fan-out, shared by the CDK stack and
+ * the local runtime's SQS emulation.
+ */
+export const EVENTS_QUEUE_SETTINGS = {
+  /** Receives before a message moves to the dead-letter queue. */
+  maxReceiveCount: 5,
+  /** AWS's advice for a queue feeding Lambda: visibility at least 6 x the function timeout, so
+   * a batch being retried by the poller is not handed to a second invocation meanwhile. */
+  visibilityTimeoutSeconds: 6 * HANDLERS.fanout.timeoutSeconds,
+  /** Records per invocation: enough to amortise a cold start and the table client, few enough
+   * that one slow channel (records of a channel run in order) does not hold many others. */
+  batchSize: 10,
+  /** No batching window: every job update waits for it, and latency is the product. The
+   * poller still batches whatever is already in the queue. */
+  maxBatchingWindowSeconds: 0,
+  /** Concurrent batches at most: bounds the fan-out's pressure on the @connections API and on
+   * the account's concurrency during a burst (the queue absorbs the rest). */
+  maxConcurrency: 10,
 } as const;
 
 export type HandlerName = keyof typeof HANDLERS;

@@ -30,7 +30,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES, LocalQueue, SqsEventSourceMapping, sqsRoute 
 import { installAwsLambdaShim } from './streaming.ts';
 import { ACCOUNT_ID, Timers, errorMessageOf } from './util.ts';
 import { WebSocketGateway, type GatewayFunctions } from './websocket-gateway.ts';
-import { HANDLERS, type HandlerName } from '../functions/handlers.ts';
+import { EVENTS_QUEUE_SETTINGS, HANDLERS, type HandlerName } from '../functions/handlers.ts';
 import { CLIENT_ACTIONS, DETAIL_TYPES, LIMITS } from '../functions/domain/messages.ts';
 
 export type FunctionKey = HandlerName;
@@ -87,7 +87,7 @@ export interface LocalRuntimeOptions {
   /** EventBridge rules; default: the detail-types the fan-out handles (DETAIL_TYPES, any bus) → events queue. */
   rules?: readonly EventRule[];
   sqs?: {
-    /** Events queue visibility timeout; default 30 s. */
+    /** Events queue visibility timeout; default 6 x the fan-out timeout (360 s), as on AWS. */
     visibilityTimeoutMs?: number;
     /** Receives before a message moves to the dead-letter queue; default 5. */
     maxReceiveCount?: number;
@@ -151,15 +151,11 @@ export interface LocalRuntime {
   close(): Promise<void>;
 }
 
-const DEFAULT_TIMEOUTS: Record<FunctionKey, number> = {
-  authorizer: 10_000,
-  connect: 10_000,
-  disconnect: 10_000,
-  message: 10_000,
-  fanout: 60_000,
-  // A streaming function may run up to Lambda's maximum; the stream ends before it.
-  sse: 15 * 60_000,
-};
+// The function timeouts of the CDK stack: 10 s for the WebSocket functions, 60 s for the
+// fan-out, 15 minutes for SSE (a streaming function may run up to Lambda's maximum).
+const DEFAULT_TIMEOUTS = Object.fromEntries(
+  Object.entries(HANDLERS).map(([key, h]) => [key, h.timeoutSeconds * 1000]),
+) as Record<FunctionKey, number>;
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -264,9 +260,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       name: EVENTS_QUEUE,
       region,
       baseUrl: url,
-      visibilityTimeoutMs: sqs.visibilityTimeoutMs ?? 30_000,
+      visibilityTimeoutMs: sqs.visibilityTimeoutMs ?? EVENTS_QUEUE_SETTINGS.visibilityTimeoutSeconds * 1000,
       maxMessageBytes,
-      redrive: { target: dlq, maxReceiveCount: sqs.maxReceiveCount ?? 5 },
+      redrive: { target: dlq, maxReceiveCount: sqs.maxReceiveCount ?? EVENTS_QUEUE_SETTINGS.maxReceiveCount },
       timers,
       log: log.child('sqs'),
     });
@@ -275,9 +271,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       queue: events,
       fn: functions.fanout as LambdaFunction<SQSEvent, SQSBatchResponse | null>,
       region,
-      batchSize: sqs.batchSize ?? 10,
-      batchWindowMs: sqs.batchWindowMs ?? 0,
-      maxConcurrency: sqs.maxConcurrency ?? 10,
+      batchSize: sqs.batchSize ?? EVENTS_QUEUE_SETTINGS.batchSize,
+      batchWindowMs: sqs.batchWindowMs ?? EVENTS_QUEUE_SETTINGS.maxBatchingWindowSeconds * 1000,
+      maxConcurrency: sqs.maxConcurrency ?? EVENTS_QUEUE_SETTINGS.maxConcurrency,
       reportBatchItemFailures: sqs.reportBatchItemFailures ?? true,
       timers,
       log: log.child('esm'),

@@ -68,6 +68,29 @@ export function createJwtVerifier(options: JwtVerifierOptions): TokenVerifier {
   };
 }
 
+/** Where the HS256 secret comes from when it is not in the environment (Secrets Manager on AWS).
+ * Called on every verification: the source caches (see adapters/secrets.ts). */
+export type SecretSource = () => Promise<string>;
+
+/**
+ * An HS256 verifier whose secret is read from `source`: the key is rebuilt only when the value
+ * changes, so a rotated secret is picked up once the source's cache expires. A source failure
+ * is not an AuthError: the caller answers it as an outage, not as a bad token.
+ */
+export function createSecretSourcedJwtVerifier(
+  source: SecretSource,
+  options: Omit<JwtVerifierOptions, 'secret' | 'jwksUrl'>,
+): TokenVerifier {
+  let current: { secret: string; verifier: TokenVerifier } | undefined;
+  return {
+    async verify(token: string): Promise<Identity> {
+      const secret = await source();
+      if (current?.secret !== secret) current = { secret, verifier: createJwtVerifier({ ...options, secret }) };
+      return current.verifier.verify(token);
+    },
+  };
+}
+
 /** A short reason for logs; never includes the token. */
 function reasonOf(error: unknown): string {
   if (error instanceof joseErrors.JWTExpired) return 'token expired';

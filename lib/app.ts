@@ -1,0 +1,41 @@
+/**
+ * The CDK app (`cdk.json` runs it with tsx): one RealtimeStack, checked by cdk-nag's
+ * AwsSolutions pack. Settings come from context (`cdk deploy -c natGateways=2`, or cdk.json):
+ *   stackName (default Realtime), corsOrigins (comma list), natGateways, jwtSecretArn,
+ *   alarmTopicArn, logLevel.
+ * Identity provider settings are CloudFormation parameters (JwtJwksUrl, JwtIssuer, JwtAudience).
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { RealtimeStack, type RealtimeStackProps } from './realtime-stack.ts';
+
+/** `nag: false` leaves cdk-nag out of synthesis (tests that run its checks themselves). */
+export function buildApp(app: App = new App(), options: { nag?: boolean } = {}): { app: App; stack: RealtimeStack } {
+  const context = (key: string): string | undefined => {
+    const value: unknown = app.node.tryGetContext(key);
+    return value === undefined || value === null || value === '' ? undefined : String(value);
+  };
+  const props: RealtimeStackProps = { description: 'realtime: WebSocket + SSE delivery, presence, notifications' };
+  const corsOrigins = context('corsOrigins');
+  const natGateways = context('natGateways');
+  const jwtSecretArn = context('jwtSecretArn');
+  const alarmTopicArn = context('alarmTopicArn');
+  const logLevel = context('logLevel');
+  const stack = new RealtimeStack(app, context('stackName') ?? 'Realtime', {
+    ...props,
+    ...(corsOrigins ? { corsOrigins: corsOrigins.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+    ...(natGateways ? { natGateways: Number(natGateways) } : {}),
+    ...(jwtSecretArn ? { jwtSecretArn } : {}),
+    ...(alarmTopicArn ? { alarmTopicArn } : {}),
+    ...(logLevel ? { observability: { logLevel } } : {}),
+  });
+  if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack };
+}
+
+// Run as the app (cdk synth / deploy), not when a test imports buildApp.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  buildApp().app.synth();
+}
