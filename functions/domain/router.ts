@@ -59,25 +59,26 @@ export class MessageRouter {
 
   async handle(ctx: ConnectionContext, body: string): Promise<void> {
     this.#deps.metrics.count('MessagesReceived');
-    let raw: unknown;
-    let unreadable: unknown;
+    // Validate first (no I/O), so the limits below know what the frame is.
+    let requestId: string | undefined;
+    let message: ClientMessage | undefined;
+    let invalid: unknown;
     try {
-      raw = parseFrame(body);
-    } catch (error) {
-      unreadable = error;
-    }
-    const requestId = unreadable === undefined ? echoableRequestId(raw) : undefined;
-    // Every frame costs a token of the connection's bucket, garbage included, except presence
-    // updates: they have their own bucket (PRESENCE_UPDATES_PER_SECOND), whose warnings count
-    // towards the close below.
-    const presence = unreadable === undefined && (raw as { action?: unknown }).action === 'presence';
-    if (this.#deps.limits && !presence && !(await this.#admit(ctx, requestId))) return;
-    try {
-      if (unreadable !== undefined) throw unreadable;
+      const raw = parseFrame(body);
+      requestId = echoableRequestId(raw);
       if (depthOf(raw) > LIMITS.maxJsonDepth) throw invalidMessage(`message nests deeper than ${LIMITS.maxJsonDepth} levels`);
       const parsed = ClientMessage.safeParse(raw);
       if (!parsed.success) throw invalidMessage(describeIssues(parsed.error.issues));
-      const message = parsed.data;
+      message = parsed.data;
+    } catch (error) {
+      invalid = error;
+    }
+    // Every frame costs a token of the connection's bucket, garbage included, except valid
+    // presence updates: they take from their own bucket (PRESENCE_UPDATES_PER_SECOND), whose
+    // warnings count towards the close (see #strike).
+    if (this.#deps.limits && message?.action !== 'presence' && !(await this.#admit(ctx, requestId))) return;
+    try {
+      if (message === undefined) throw invalid;
       switch (message.action) {
         case 'ping':
           await this.#send(ctx, { event: 'pong', ...rid(message.requestId), timestamp: isoNow(this.#deps.clock.now()) });

@@ -179,6 +179,13 @@ describe('abuse limits', () => {
       expect(String(repliesTo(c.connectionId).at(-1)?.['message'])).toContain('closed');
     });
 
+    it('exempts only valid presence updates: a malformed one takes a token like any frame', async () => {
+      const { router, ctx, repliesTo } = setup({ config: { messageBurst: 2 } });
+      const c = ctx();
+      for (let i = 0; i < 3; i++) await router.handle(c, JSON.stringify({ action: 'presence', documentId: '../etc', cursor: 'x' }));
+      expect(repliesTo(c.connectionId).map((r) => r['code'])).toStrictEqual(['INVALID_MESSAGE', 'INVALID_MESSAGE', 'RATE_LIMIT_EXCEEDED']);
+    });
+
     it('fails open when the limiter is down: messages are answered, counted and logged', async () => {
       const { router, ctx, repliesTo, metrics, warnings } = setup({ rateLimiter: brokenLimiter, config: { messageBurst: 1 } });
       const c = ctx();
