@@ -46,16 +46,22 @@ export class ConnectionService {
         return verdict;
       }
     }
-    await this.#deps.connections.put({
-      connectionId: input.connectionId,
-      userId: identity.userId,
-      ...(identity.name === undefined ? {} : { name: identity.name }),
-      ...(identity.picture === undefined ? {} : { picture: identity.picture }),
-      connectedAt: input.connectedAt,
-      ...(input.sourceIp === undefined ? {} : { sourceIp: input.sourceIp }),
-      ...(input.userAgent === undefined ? {} : { userAgent: input.userAgent }),
-      expiresAt: epochSeconds(input.connectedAt) + TTL.connectionSec,
-    });
+    try {
+      await this.#deps.connections.put({
+        connectionId: input.connectionId,
+        userId: identity.userId,
+        ...(identity.name === undefined ? {} : { name: identity.name }),
+        ...(identity.picture === undefined ? {} : { picture: identity.picture }),
+        connectedAt: input.connectedAt,
+        ...(input.sourceIp === undefined ? {} : { sourceIp: input.sourceIp }),
+        ...(input.userAgent === undefined ? {} : { userAgent: input.userAgent }),
+        expiresAt: epochSeconds(input.connectedAt) + TTL.connectionSec,
+      });
+    } catch (error) {
+      // The connection is refused (API Gateway answers 500): it must not hold a user slot.
+      await limits?.releaseConnection(identity.userId, input.connectionId);
+      throw error;
+    }
     this.#deps.metrics.count('ConnectionsOpened');
     this.#deps.log.info('connected', { sourceIp: input.sourceIp });
     return { allowed: true };
@@ -66,7 +72,7 @@ export class ConnectionService {
     const { limits } = this.#deps;
     const owner = limits ? (userId ?? (await this.#deps.connections.get(connectionId))?.userId) : undefined;
     const channels = await this.#deps.subscriptions.removeConnection(connectionId);
-    if (limits && owner !== undefined) await limits.releaseConnection(owner, connectionId, channels);
+    if (limits && owner !== undefined) await limits.releaseConnection(owner, connectionId);
     await this.#deps.connections.delete(connectionId);
     this.#deps.metrics.count('ConnectionsClosed');
     this.#deps.log.info('disconnected', { subscriptions: channels.length, ...reason });

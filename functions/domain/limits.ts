@@ -108,11 +108,12 @@ export class AbuseLimits {
     return { allowed: true };
   }
 
-  async releaseConnection(userId: string, connectionId: string, channels: readonly string[]): Promise<void> {
+  /** Frees the connection's slot and every subscription slot it still holds. */
+  async releaseConnection(userId: string, connectionId: string): Promise<void> {
     await this.#failOpen('release connection', () => this.#deps.slots.release(`conn:${userId}`, [connectionId]));
-    if (channels.length > 0) {
-      await this.#failOpen('release subscriptions', () => this.#deps.slots.release(`subs:${userId}`, channels.map((c) => subscriptionMember(connectionId, c))));
-    }
+    // By prefix, not by the channels the connection still had: a delivery that found it gone
+    // (410) or a revocation may have removed its subscriptions first.
+    await this.#failOpen('release subscriptions', () => this.#deps.slots.releasePrefix(`subs:${userId}`, subscriptionMember(connectionId, '')));
   }
 
   /** False when the user already holds `maxSubscriptionsPerUser` subscriptions. */

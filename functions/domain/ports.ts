@@ -286,6 +286,8 @@ export interface SlotLimiter {
   acquire(key: string, member: string, limit: number, expiresAt: number): Promise<boolean>;
   /** Frees these members of `key` (absent ones are ignored). */
   release(key: string, members: readonly string[]): Promise<void>;
+  /** Frees every member of `key` that starts with `prefix` (e.g. all of one connection's). */
+  releasePrefix(key: string, prefix: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -40,6 +40,16 @@ export function describeSlotLimiterContract(name: string, factory: SlotLimiterFa
       expect(await limiter.acquire(key, 'd', 2, later)).toBe(false);
     });
 
+    it('frees every member that starts with a prefix, and only those', async () => {
+      const { limiter, key, later } = setup();
+      for (const m of ['conn-1 docs.A', 'conn-1 jobs.B', 'conn-10 docs.A', 'conn-2 docs.A']) await limiter.acquire(key, m, 4, later);
+      await limiter.releasePrefix(key, 'conn-1 ');
+      await limiter.releasePrefix(key, 'nobody ');
+      expect(await limiter.acquire(key, 'x', 4, later)).toBe(true);
+      expect(await limiter.acquire(key, 'y', 4, later)).toBe(true);
+      expect(await limiter.acquire(key, 'z', 4, later)).toBe(false); // conn-10 and conn-2 are still held
+    });
+
     it('frees a member once its expiry passes (a lost release heals itself)', async () => {
       const { clock, limiter, key } = setup();
       await limiter.acquire(key, 'a', 1, clock.now() + 1_000);

@@ -41,7 +41,7 @@ class RecordingGateway extends MemoryConnectionGateway {
 
 const down = new PresenceUnavailableError({ cause: new Error('ECONNREFUSED') });
 const brokenLimiter: RateLimiter = { take: () => Promise.reject(down) };
-const brokenSlots: SlotLimiter = { acquire: () => Promise.reject(down), release: () => Promise.reject(down) };
+const brokenSlots: SlotLimiter = { acquire: () => Promise.reject(down), release: () => Promise.reject(down), releasePrefix: () => Promise.reject(down) };
 
 function setup(options: { config?: Partial<LimitsConfig>; rateLimiter?: RateLimiter; slots?: SlotLimiter } = {}) {
   const clock = new FakeClock(Date.UTC(2030, 0, 1, 12, 0, 0));
@@ -227,6 +227,17 @@ describe('abuse limits', () => {
       expect(repliesTo('conn-b').map((r) => r['event'])).toStrictEqual(['subscribed', 'subscribed']);
     });
 
+    it('frees them on $disconnect even when a delivery that found the connection gone removed its subscriptions first', async () => {
+      const { router, ctx, repliesTo, service, subscriptions } = setup({ config: { maxSubscriptionsPerUser: 1 } });
+      const a = ctx('conn-a');
+      await router.handle(a, JSON.stringify({ action: 'subscribe', channel: 'docs.D1' }));
+      await subscriptions.removeConnection('conn-a'); // a 410 prune (Delivery) before $disconnect
+      await service.disconnect('conn-a', undefined, 'alice');
+      const b = ctx('conn-b');
+      await router.handle(b, JSON.stringify({ action: 'subscribe', channel: 'docs.D2' }));
+      expect(repliesTo('conn-b').map((r) => r['event'])).toStrictEqual(['subscribed']);
+    });
+
     it('refuses a flood of subscribes beyond the per-connection limit without holding user slots', async () => {
       const { router, ctx, repliesTo } = setup({ config: { maxSubscriptionsPerUser: 500 } });
       const a = ctx('conn-a');
@@ -270,6 +281,15 @@ describe('abuse limits', () => {
       expect((await connect(21)).allowed).toBe(true);
     });
 
+    it('frees the slot when the connection cannot be recorded (the connect fails)', async () => {
+      const { service, connections, clock } = setup({ config: { maxConnectionsPerUser: 1 } });
+      const put = connections.put.bind(connections);
+      connections.put = () => Promise.reject(new Error('DynamoDB is throttling'));
+      await expect(service.connect({ connectionId: 'c1', identity: { userId: 'alice' }, connectedAt: clock.now() })).rejects.toThrow('throttling');
+      connections.put = put;
+      expect((await service.connect({ connectionId: 'c2', identity: { userId: 'alice' }, connectedAt: clock.now() })).allowed).toBe(true);
+    });
+
     it('frees the slot of a connection whose $disconnect never came once it could no longer be open (2 h)', async () => {
       const { service, clock } = setup({ config: { maxConnectionsPerUser: 1 } });
       await service.connect({ connectionId: 'lost', identity: { userId: 'alice' }, connectedAt: clock.now() });
@@ -284,7 +304,7 @@ describe('abuse limits', () => {
       expect(await connections.get('c1')).toBeDefined();
       await service.disconnect('c1', undefined, 'alice');
       expect(await connections.get('c1')).toBeUndefined();
-      expect(metrics.total('RateLimitFailOpen')).toBe(3);
+      expect(metrics.total('RateLimitFailOpen')).toBe(4); // IP, user slot; on disconnect: connection, subscriptions
     });
   });
 });

@@ -41,4 +41,9 @@ export class MemorySlotLimiter implements SlotLimiter {
     }
     return Promise.resolve();
   }
+
+  releasePrefix(key: string, prefix: string): Promise<void> {
+    const held = this.slots.get(key);
+    return this.release(key, held ? [...held.keys()].filter((m) => m.startsWith(prefix)) : []);
+  }
 }

@@ -33,17 +33,31 @@ redis.call('PEXPIREAT', KEYS[1], last[2])
 return 1
 `;
 
+// A user holds at most a few hundred members: reading them all is cheap.
+const RELEASE_PREFIX_LUA = `
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local removed = 0
+for _, m in ipairs(members) do
+  if string.sub(m, 1, string.len(ARGV[1])) == ARGV[1] then
+    removed = removed + redis.call('ZREM', KEYS[1], m)
+  end
+end
+return removed
+`;
+
 export class RedisSlotLimiter implements SlotLimiter {
   private readonly client: RedisClient;
   private readonly clock: Clock;
   private readonly prefix: string;
   private readonly script: (keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
+  private readonly releasePrefixScript: (keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown>;
 
   constructor(options: RedisSlotLimiterOptions) {
     this.client = options.client;
     this.clock = options.clock ?? systemClock;
     this.prefix = options.keyPrefix ?? 'rt';
     this.script = defineScript(this.client, 'rtSlotAcquire', ACQUIRE_LUA, 1);
+    this.releasePrefixScript = defineScript(this.client, 'rtSlotReleasePrefix', RELEASE_PREFIX_LUA, 1);
   }
 
   setKey(key: string): string {
@@ -62,5 +76,9 @@ export class RedisSlotLimiter implements SlotLimiter {
   async release(key: string, members: readonly string[]): Promise<void> {
     if (members.length === 0) return;
     await callRedis(this.client, () => this.client.zrem(this.setKey(key), ...members));
+  }
+
+  async releasePrefix(key: string, prefix: string): Promise<void> {
+    await callRedis(this.client, () => this.releasePrefixScript([this.setKey(key)], [prefix]));
   }
 }
