@@ -138,6 +138,22 @@ describe('origins', () => {
   });
 });
 
+describe('origins on the local runtime by default', () => {
+  let product: Product;
+  beforeAll(async () => {
+    product = await startProduct();
+  });
+  afterAll(() => product.close());
+
+  it('lets a page served by the runtime itself connect, and refuses another origin', async () => {
+    const token = await product.token('alice');
+    const own = new URL(product.runtime.url).origin;
+    expect(await upgrade(product, `?token=${token}`, { origin: own })).toBe(101);
+    expect(await upgrade(product, `?token=${token}`, { origin: 'http://localhost:3001' })).toBe(101);
+    expect(await upgrade(product, `?token=${token}`, { origin: 'http://localhost:9999' })).toBe(403);
+  });
+});
+
 describe('a token in the URL', () => {
   let product: Product;
   const written: string[] = [];
