@@ -45,6 +45,7 @@ import { loadConfig } from '../functions/config.ts';
 import { createPublisher } from '../functions/publisher/publisher.ts';
 import { mintDevToken } from '../local/dev-token.ts';
 import { startLocalRuntime, type LocalRuntime } from '../local/runtime.ts';
+import { runSecurityBench, securityMarkdown, type SecurityResult } from './security.ts';
 import { ClientsProcess } from './child.ts';
 import { STORM, runPresenceStorm, stormMarkdown, type StormResult } from './presence-storm.ts';
 import { SSE, runSseBench, sseMarkdown, sseProblems, type SseResult } from './sse.ts';
@@ -76,6 +77,8 @@ interface Options {
   fanout: boolean;
   storm: boolean;
   sse: boolean;
+  /** Fuzz frames a second and the cost of a rate-limit check (bench/security.ts). */
+  security: boolean;
   /** The presence storm's length, and updates per second per user. */
   stormMs: number;
   stormRate: number;
@@ -105,7 +108,7 @@ function parseOptions(argv: string[]): Options {
     },
   });
   if (values.help) {
-    console.error('usage: npm run bench -- [--quick] [--runs k] [--sizes 1000,10000] [--latency 25] [--storm-seconds 10] [--storm-rate 10] [--sse-streams 200] [--sse-rounds 20] [--only fanout|storm|sse] [--verbose]');
+    console.error('usage: npm run bench -- [--quick] [--runs k] [--sizes 1000,10000] [--latency 25] [--storm-seconds 10] [--storm-rate 10] [--sse-streams 200] [--sse-rounds 20] [--only fanout|storm|sse|security] [--verbose]');
     process.exit(0);
   }
   const quick = values.quick ?? false;
@@ -120,7 +123,9 @@ function parseOptions(argv: string[]): Options {
     : quick ? [1000] : [...STANDARD.sizes];
   const latencyMs = values.latency !== undefined ? positive('latency', values.latency, 0) : STANDARD.latencyMs;
   const only = values.only;
-  if (only !== undefined && only !== 'fanout' && only !== 'storm' && only !== 'sse') throw new Error(`--only must be fanout, storm or sse, got ${only}`);
+  if (only !== undefined && only !== 'fanout' && only !== 'storm' && only !== 'sse' && only !== 'security') {
+    throw new Error(`--only must be fanout, storm, sse or security, got ${only}`);
+  }
   const stormMs =
     values['storm-seconds'] !== undefined
       ? positive('storm-seconds', values['storm-seconds'], 1) * 1000
@@ -146,6 +151,7 @@ function parseOptions(argv: string[]): Options {
     fanout: only === undefined || only === 'fanout',
     storm: only === undefined || only === 'storm',
     sse: only === undefined || only === 'sse',
+    security: only === undefined || only === 'security',
     stormMs,
     stormRate,
     sseStreams,
@@ -676,10 +682,17 @@ async function runFanout(options: Options): Promise<Summary[]> {
 /** Kills the fan-out's client process on SIGINT/SIGTERM (the storm's is killed by its own exit). */
 let killClients: () => void = () => undefined;
 
+const BENCH_LIMITS: Record<string, string> = {
+  RATE_LIMIT_CONNECTIONS_PER_IP: '1000000',
+  MAX_CONNECTIONS_PER_USER: '1000000',
+  MAX_SUBSCRIPTIONS_PER_USER: '1000000',
+  RATE_LIMIT_WARNINGS_BEFORE_CLOSE: '1000000',
+};
+
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const m = machine();
-  const parts = [options.fanout ? 'fan-out' : '', options.storm ? 'presence storm' : '', options.sse ? 'publish-to-SSE' : ''].filter(Boolean).join(', ');
+  const parts = [options.fanout ? 'fan-out' : '', options.storm ? 'presence storm' : '', options.sse ? 'publish-to-SSE' : '', options.security ? 'security' : ''].filter(Boolean).join(', ');
   console.log(`${parts} benchmark on the local runtime${options.quick ? ' (quick)' : ''}`);
   console.log(machineLines(m).join('\n'));
   console.log('');
@@ -690,6 +703,10 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+
+  // The load benchmarks play thousands of users (and one user with thousands of connections)
+  // from 127.0.0.1: lift the abuse limits that would refuse them (the security part measures them).
+  for (const [name, value] of Object.entries(BENCH_LIMITS)) process.env[name] ??= value;
 
   const started = Date.now();
   const summaries = options.fanout ? await runFanout(options) : [];
@@ -726,8 +743,16 @@ async function main(): Promise<void> {
     const problems = sseProblems(sse);
     if (problems.length > 0) throw new Error(`publish to SSE: ${problems.join('; ')}`);
   }
+  let security: SecurityResult | undefined;
+  if (options.security) {
+    security = await runSecurityBench(progress);
+    console.log('security:');
+    console.log('');
+    console.log(securityMarkdown(security));
+    console.log('');
+  }
   if (options.writesDocs && storm && sse) {
-    writeDocs(resultsMarkdown(m, summaries, options.runs, storm, sse));
+    writeDocs(resultsMarkdown(m, summaries, options.runs, storm, sse) + (security ? `\n\n### Security\n\n${securityMarkdown(security)}` : ''));
     console.log(`wrote ${DOCS_PATH}`);
   } else {
     console.log(`docs/benchmarks.md not written (${options.quick ? '--quick' : 'non-standard settings'})`);

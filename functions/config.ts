@@ -2,6 +2,7 @@
  * Configuration from the environment, read once per cold start. Everything here is plain
  * data; functions/wiring/ turns it into clients and services.
  */
+import { DEFAULT_LIMITS, type LimitsConfig } from './domain/limits.ts';
 
 import { SSE_DEFAULT_MAX_DURATION_MS } from './handlers.ts';
 
@@ -29,6 +30,8 @@ export interface Config {
   sse: SseConfig;
   /** Origins allowed to call the SSE function from a browser (`CORS_ORIGINS`, comma list; `*` for any, without credentials). */
   corsOrigins: string[];
+  /** Abuse limits (see functions/domain/limits.ts and docs/security.md). */
+  limits: LimitsConfig;
 }
 
 export interface SseConfig {
@@ -81,6 +84,14 @@ export function loadConfig(env: Env = process.env): Config {
       gapGraceMs: intOf(env, 'SSE_GAP_GRACE_MS', 2000),
     },
     corsOrigins: listOf(env['CORS_ORIGINS']),
+    limits: {
+      messagesPerSecond: intOf(env, 'RATE_LIMIT_MESSAGES_PER_SECOND', DEFAULT_LIMITS.messagesPerSecond),
+      messageBurst: intOf(env, 'RATE_LIMIT_MESSAGE_BURST', DEFAULT_LIMITS.messageBurst),
+      warningsBeforeClose: intOf(env, 'RATE_LIMIT_WARNINGS_BEFORE_CLOSE', DEFAULT_LIMITS.warningsBeforeClose),
+      connectionsPerIpPerMinute: intOf(env, 'RATE_LIMIT_CONNECTIONS_PER_IP', DEFAULT_LIMITS.connectionsPerIpPerMinute),
+      maxConnectionsPerUser: intOf(env, 'MAX_CONNECTIONS_PER_USER', DEFAULT_LIMITS.maxConnectionsPerUser),
+      maxSubscriptionsPerUser: intOf(env, 'MAX_SUBSCRIPTIONS_PER_USER', DEFAULT_LIMITS.maxSubscriptionsPerUser),
+    },
   };
   if (config.sse.pollMaxMs < config.sse.pollMinMs) throw new Error('SSE_POLL_MAX_MS must not be below SSE_POLL_MIN_MS');
   setIf(config, 'redisUrl', env['REDIS_URL']);

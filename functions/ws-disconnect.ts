@@ -5,11 +5,16 @@ import { identityOf, type WebSocketEvent, type WebSocketResult } from './ws-even
 
 export async function handler(event: WebSocketEvent): Promise<WebSocketResult> {
   const { connectionId, disconnectStatusCode, disconnectReason } = event.requestContext;
-  return instrumented({ route: '$disconnect', connectionId, userId: identityOf(event)?.userId }, async () => {
-    await connectionService().disconnect(connectionId, {
-      ...(disconnectStatusCode === undefined ? {} : { statusCode: disconnectStatusCode }),
-      ...(disconnectReason ? { reason: disconnectReason } : {}),
-    });
+  const userId = identityOf(event)?.userId;
+  return instrumented({ route: '$disconnect', connectionId, userId }, async () => {
+    await connectionService().disconnect(
+      connectionId,
+      {
+        ...(disconnectStatusCode === undefined ? {} : { statusCode: disconnectStatusCode }),
+        ...(disconnectReason ? { reason: disconnectReason } : {}),
+      },
+      userId,
+    );
     return { statusCode: 200 };
   });
 }

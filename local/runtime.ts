@@ -207,8 +207,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
     if (options.eventBusName) env.set('EVENT_BUS_NAME', options.eventBusName);
     else env.setDefault('EVENT_BUS_NAME', 'realtime');
     if (!process.env['JWT_SECRET'] && !process.env['JWT_JWKS_URL']) env.setDefault('JWT_SECRET', DEVELOPMENT_JWT_SECRET);
-    // Browsers on the usual development origins may open the SSE stream.
-    env.setDefault('CORS_ORIGINS', 'http://localhost:3001,http://127.0.0.1:3001');
+    // Browsers on the usual development origins, and on this runtime's own (its pages), may open
+    // a WebSocket or an SSE stream ($connect checks Origin too).
+    env.setDefault('CORS_ORIGINS', [...new Set([3001, port].flatMap((p) => [`http://localhost:${String(p)}`, `http://127.0.0.1:${String(p)}`]))].join(','));
     // Tells the handlers that the memory presence engine is shared by all of them here.
     env.set('REALTIME_LOCAL_RUNTIME', 'true');
     // These point at this runtime's own port, so they are always set (a previous runtime in the

@@ -383,10 +383,15 @@ export class WebSocketGateway extends EventEmitter<GatewayEvents> {
     const now = Date.now();
     c.lastActiveAt = now;
     this.#armIdle(c);
+    if (isBinary) {
+      // API Gateway WebSocket APIs take no binary frames: the client is disconnected with 1003
+      // and no route runs ("Binary media types for WebSocket APIs" in the developer guide).
+      this.#serverClose(c, 1003, '', 'Binary frames are not supported');
+      return;
+    }
     this.stats.messages++;
-    const buffer = toBuffer(data);
-    const body = isBinary ? buffer.toString('base64') : buffer.toString('utf8');
-    const routeKey = isBinary ? '$default' : selectRoute(body, this.#o.routes);
+    const body = toBuffer(data).toString('utf8');
+    const routeKey = selectRoute(body, this.#o.routes);
     const requestId = apiGatewayId();
     const event: WebSocketEvent = {
       requestContext: {
@@ -407,7 +412,7 @@ export class WebSocketGateway extends EventEmitter<GatewayEvents> {
         apiId: this.#o.apiId,
       },
       body,
-      isBase64Encoded: isBinary,
+      isBase64Encoded: false,
     };
     // Like API Gateway, every message is its own invocation, concurrently with the others.
     const run = this.#o.functions.message.invoke(event).then(

@@ -1,3 +1,4 @@
+import type { AbuseLimits } from './limits.ts';
 import { mayReceive } from './authorization.ts';
 import { jobChannel, parseChannel, userChannel } from './channels.ts';
 import type { Delivery } from './delivery.ts';
@@ -54,6 +55,8 @@ export interface FanoutDeps {
   documentRoles?: DocumentRoleStore;
   /** Lets a revoked user's connections leave the document's presence. */
   presence?: PresenceService;
+  /** Frees the per-user subscription slots of revoked subscriptions. */
+  limits?: AbuseLimits;
 }
 
 /** Thrown when a record should be retried later (SQS redelivers it). */
@@ -252,6 +255,7 @@ export class Fanout {
       for (const connectionId of revoked) {
         if (channel.startsWith('presence.') && presence) await presence.leave(connectionId, documentId);
         await subscriptions.remove(connectionId, channel);
+        await this.#deps.limits?.releaseSubscription(userId, connectionId, channel);
       }
       metrics.count('SubscriptionsRevoked', revoked.length);
       const notice = errorMessage(

@@ -272,6 +272,24 @@ export interface RateLimiter {
   take(key: string, capacity: number, refillPerSec: number): Promise<{ allowed: boolean; retryAfterMs?: number }>;
 }
 
+/**
+ * Counted slots per key, shared by every Lambda (Redis on AWS): a user's open connections, a
+ * user's subscriptions. A slot is a member with an expiry, so a slot whose release was lost (a
+ * `$disconnect` API Gateway never sent) frees itself when its connection could no longer exist.
+ * Throws PresenceUnavailableError when the engine cannot be reached, like RateLimiter.
+ */
+export interface SlotLimiter {
+  /**
+   * Holds `member` in `key` until `expiresAt` (epoch ms) unless `limit` other live members are
+   * held already. A member already held stays held (its expiry is extended): true.
+   */
+  acquire(key: string, member: string, limit: number, expiresAt: number): Promise<boolean>;
+  /** Frees these members of `key` (absent ones are ignored). */
+  release(key: string, members: readonly string[]): Promise<void>;
+  /** Frees every member of `key` that starts with `prefix` (e.g. all of one connection's). */
+  releasePrefix(key: string, prefix: string): Promise<void>;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 export interface DocumentRoleStore {
@@ -311,7 +329,17 @@ export type MetricName =
   | 'SubscriptionsRevoked'
   | 'SseStreamsOpened'
   | 'SseStreamsClosed'
-  | 'SseEventsSent';
+  | 'SseEventsSent'
+  /** Inbound messages refused by the per-connection token bucket. */
+  | 'MessagesRateLimited'
+  /** Connections closed (DeleteConnection) after too many refused messages. */
+  | 'ConnectionsClosedForFlooding'
+  /** `$connect` refused by the per-IP or per-user limit. */
+  | 'ConnectionsRefused'
+  /** `$connect` refused because its Origin is not in CORS_ORIGINS. */
+  | 'OriginRefused'
+  /** A limit could not be checked (Redis down) and was let through. */
+  | 'RateLimitFailOpen';
 
 export interface Metrics {
   count(name: MetricName, value?: number): void;

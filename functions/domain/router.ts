@@ -3,6 +3,7 @@ import { parseChannel, type Channel } from './channels.ts';
 import type { Delivery } from './delivery.ts';
 import { ErrorCode, RealtimeError, channelNotFound, invalidMessage } from './errors.ts';
 import { jobUpdateData } from './jobs.ts';
+import type { AbuseLimits } from './limits.ts';
 import { ClientMessage, LIMITS, describeIssues, type ChannelMessage, type PresenceMessage, type ServerMessage } from './messages.ts';
 import type { ChannelStore, Clock, ConnectionGateway, HistoryStore, Identity, Log, Metrics, SubscriptionStore } from './ports.ts';
 import type { PresenceService } from './presence.ts';
@@ -35,6 +36,8 @@ export interface MessageRouterDeps {
   historyTtlSec?: number;
   /** Document collaboration (`publish` on `docs.*`): roles, history and delivery. */
   documents?: { roles: DocumentRoleLookup; history: HistoryStore; delivery: Delivery; newId: () => string };
+  /** Per-connection message rate and per-user subscriptions; without it nothing is limited. */
+  limits?: AbuseLimits;
 }
 
 /** Who may publish on `docs.*`. */
@@ -56,14 +59,26 @@ export class MessageRouter {
 
   async handle(ctx: ConnectionContext, body: string): Promise<void> {
     this.#deps.metrics.count('MessagesReceived');
+    // Validate first (no I/O), so the limits below know what the frame is.
     let requestId: string | undefined;
+    let message: ClientMessage | undefined;
+    let invalid: unknown;
     try {
       const raw = parseFrame(body);
       requestId = echoableRequestId(raw);
       if (depthOf(raw) > LIMITS.maxJsonDepth) throw invalidMessage(`message nests deeper than ${LIMITS.maxJsonDepth} levels`);
       const parsed = ClientMessage.safeParse(raw);
       if (!parsed.success) throw invalidMessage(describeIssues(parsed.error.issues));
-      const message = parsed.data;
+      message = parsed.data;
+    } catch (error) {
+      invalid = error;
+    }
+    // Every frame costs a token of the connection's bucket, garbage included, except valid
+    // presence updates: they take from their own bucket (PRESENCE_UPDATES_PER_SECOND), whose
+    // warnings count towards the close (see #strike).
+    if (this.#deps.limits && message?.action !== 'presence' && !(await this.#admit(ctx, requestId))) return;
+    try {
+      if (message === undefined) throw invalid;
       switch (message.action) {
         case 'ping':
           await this.#send(ctx, { event: 'pong', ...rid(message.requestId), timestamp: isoNow(this.#deps.clock.now()) });
@@ -76,7 +91,14 @@ export class MessageRouter {
           await this.#unsubscribe(ctx, message.channel, message.requestId);
           return;
         case 'presence':
-          await this.#presence().update(ctx.connectionId, ctx.identity, message);
+          try {
+            await this.#presence().update(ctx.connectionId, ctx.identity, message);
+          } catch (error) {
+            if (!(error instanceof RealtimeError && error.code === ErrorCode.RATE_LIMIT_EXCEEDED)) throw error;
+            // The presence bucket warns at most once a second: each warning is a strike.
+            await this.#fail(ctx, error, requestId);
+            await this.#strike(ctx, error.retryAfterMs ?? 1000);
+          }
           return;
         case 'publish':
           await this.#publish(ctx, message.channel, message.data, message.requestId);
@@ -97,6 +119,14 @@ export class MessageRouter {
       if (error instanceof RealtimeError && error.code === ErrorCode.PERMISSION_DENIED) metrics.count('SubscriptionsDenied');
       throw error;
     }
+    const { limits } = this.#deps;
+    if (limits && !(await limits.acquireSubscription(ctx.identity.userId, ctx.connectionId, channel.name, ctx.connectedAt))) {
+      throw new RealtimeError(
+        ErrorCode.RATE_LIMIT_EXCEEDED,
+        `A user may hold at most ${limits.config.maxSubscriptionsPerUser} subscriptions across their connections`,
+        { channel: channel.name },
+      );
+    }
     const now = clock.now();
     const outcome = await subscriptions.add(
       {
@@ -109,6 +139,7 @@ export class MessageRouter {
       this.#maxSubscriptions,
     );
     if (outcome === 'limit') {
+      await limits?.releaseSubscription(ctx.identity.userId, ctx.connectionId, channel.name);
       throw new RealtimeError(
         ErrorCode.RATE_LIMIT_EXCEEDED,
         `A connection may hold at most ${this.#maxSubscriptions} subscriptions`,
@@ -121,7 +152,10 @@ export class MessageRouter {
       try {
         joined = await this.#presence().enter(ctx.connectionId, ctx.identity, channel.id);
       } catch (error) {
-        if (outcome === 'added') await subscriptions.remove(ctx.connectionId, channel.name);
+        if (outcome === 'added') {
+          await subscriptions.remove(ctx.connectionId, channel.name);
+          await limits?.releaseSubscription(ctx.identity.userId, ctx.connectionId, channel.name);
+        }
         throw error;
       }
     }
@@ -177,6 +211,7 @@ export class MessageRouter {
     // presence and subscription never disagree (a member whose pings kept it present forever).
     if (channel.kind === 'presence' && this.#deps.presence) await this.#deps.presence.leave(ctx.connectionId, channel.id);
     await this.#deps.subscriptions.remove(ctx.connectionId, channel.name);
+    await this.#deps.limits?.releaseSubscription(ctx.identity.userId, ctx.connectionId, channel.name);
     await this.#send(ctx, { event: 'unsubscribed', channel: channel.name, ...rid(requestId) });
   }
 
@@ -230,6 +265,52 @@ export class MessageRouter {
   #documents(channel: Channel): NonNullable<MessageRouterDeps['documents']> {
     if (!this.#deps.documents) throw new RealtimeError(ErrorCode.PERMISSION_DENIED, 'Document events are not configured', { channel: channel.name });
     return this.#deps.documents;
+  }
+
+  /**
+   * Takes the frame's token. A refused frame is answered RATE_LIMIT_EXCEEDED with retryAfterMs
+   * (and its requestId when readable); when the connection has used up its warnings it is told
+   * so and closed with DeleteConnection (API Gateway then closes the socket with 1000: a Lambda
+   * cannot choose the close code, so the reason travels in this last message).
+   */
+  async #admit(ctx: ConnectionContext, requestId: string | undefined): Promise<boolean> {
+    const { limits, log, clock } = this.#deps;
+    const verdict = await limits!.checkMessage(ctx.connectionId);
+    if (verdict.allowed) return true;
+    const message = verdict.close
+      ? 'Too many messages after repeated warnings: the connection is being closed'
+      : `Too many messages: at most ${limits!.config.messagesPerSecond} a second (bursts of ${limits!.config.messageBurst})`;
+    try {
+      await this.#send(ctx, errorMessage(new RealtimeError(ErrorCode.RATE_LIMIT_EXCEEDED, message, { retryAfterMs: verdict.retryAfterMs }), clock.now(), requestId));
+    } catch (error) {
+      log.warn('could not send rate limit reply', { error });
+    }
+    if (verdict.close) await this.#close(ctx);
+    return false;
+  }
+
+  /** A warning outside the message bucket (presence); closes the connection when it is the last. */
+  async #strike(ctx: ConnectionContext, retryAfterMs: number): Promise<void> {
+    if (!this.#deps.limits || !(await this.#deps.limits.strike(ctx.connectionId))) return;
+    const { clock, log } = this.#deps;
+    const error = new RealtimeError(ErrorCode.RATE_LIMIT_EXCEEDED, 'Too many messages after repeated warnings: the connection is being closed', { retryAfterMs });
+    try {
+      await this.#send(ctx, errorMessage(error, clock.now()));
+    } catch (sendError) {
+      log.warn('could not send rate limit reply', { error: sendError });
+    }
+    await this.#close(ctx);
+  }
+
+  async #close(ctx: ConnectionContext): Promise<void> {
+    const { log, metrics, gateway } = this.#deps;
+    metrics.count('ConnectionsClosedForFlooding');
+    log.warn('closing a connection that kept exceeding its rate limits');
+    try {
+      await gateway.disconnect(ctx.connectionId);
+    } catch (error) {
+      log.error('could not close a flooding connection', { error });
+    }
   }
 
   async #fail(ctx: ConnectionContext, error: unknown, requestId: string | undefined): Promise<void> {

@@ -2,10 +2,10 @@
 import { log, metricsPort } from '../adapters/powertools.ts';
 import { ConnectionService } from '../domain/connections.ts';
 import { once } from './common.ts';
-import { presenceService } from './presence.ts';
+import { abuseLimits, presenceService } from './presence.ts';
 import { connections, subscriptions } from './stores.ts';
 
 export const connectionService = (): ConnectionService =>
   once('connectionService', () =>
-    new ConnectionService({ connections: connections(), subscriptions: subscriptions(), log, metrics: metricsPort, presence: presenceService() }),
+    new ConnectionService({ connections: connections(), subscriptions: subscriptions(), log, metrics: metricsPort, presence: presenceService(), limits: abuseLimits() }),
   );

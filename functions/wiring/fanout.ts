@@ -8,7 +8,7 @@ import { Delivery } from '../domain/delivery.ts';
 import { Fanout } from '../domain/fanout.ts';
 import { config, once } from './common.ts';
 import { gateway } from './gateway.ts';
-import { documentRoles, presenceService } from './presence.ts';
+import { abuseLimits, documentRoles, presenceService } from './presence.ts';
 import { channels, clock, connections, subscriptions, table } from './stores.ts';
 
 export const fanout = (): Fanout =>
@@ -43,6 +43,7 @@ export const fanout = (): Fanout =>
         metrics: metricsPort,
         documentRoles: documentRoles(),
         presence: presenceService(),
+        limits: abuseLimits(),
       },
       { pageSize: options.pageSize, historyTtlSec: config().history.ttlSec },
     );

@@ -6,7 +6,7 @@ import { ChannelAuthorizer } from '../domain/authorization.ts';
 import { MessageRouter } from '../domain/router.ts';
 import { config, once } from './common.ts';
 import { gateway } from './gateway.ts';
-import { documentRoles, presenceService, requestDelivery } from './presence.ts';
+import { abuseLimits, documentRoles, presenceService, requestDelivery } from './presence.ts';
 import { channels, clock, subscriptions, table } from './stores.ts';
 
 export const messageRouter = (endpoint?: string): MessageRouter =>
@@ -27,5 +27,6 @@ export const messageRouter = (endpoint?: string): MessageRouter =>
       historyMaxMessages: config().history.maxMessages,
       historyTtlSec: config().history.ttlSec,
       documents: { roles, history, delivery: requestDelivery(endpoint), newId: randomUUID },
+      limits: abuseLimits(),
     });
   });

@@ -174,12 +174,25 @@ describe('API Gateway WebSocket emulation', () => {
       await client.closed;
     });
 
-    it('passes binary frames base64-encoded to $default', async () => {
+    it('closes the connection with 1003 on a binary frame, as API Gateway does, without invoking a route', async () => {
       const client = await connect(runtime);
+      const before = harness.calls.message.length;
+      const gone = disconnected(runtime, client.connectionId);
       client.ws.send(Buffer.from([0, 1, 2, 255]));
-      expect(await client.next()).toEqual({ routeKey: '$default', body: 'AAEC/w==', isBase64Encoded: true });
-      client.ws.close();
-      await client.closed;
+      expect((await client.closed).code).toBe(1003);
+      expect((await gone).statusCode).toBe(1003);
+      expect(harness.calls.message.length).toBe(before);
+    });
+
+    it('closes the connection with 1007 on a text frame that is not valid UTF-8, without invoking a route', async () => {
+      const client = await connect(runtime);
+      const before = harness.calls.message.length;
+      const gone = disconnected(runtime, client.connectionId);
+      // A text frame (opcode 1) whose payload is not UTF-8: ws validates it and closes with 1007.
+      client.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+      expect((await client.closed).code).toBe(1007);
+      expect((await gone).statusCode).toBe(1007);
+      expect(harness.calls.message.length).toBe(before);
     });
 
     it('invokes the handler for each message as it arrives, without serializing a connection', async () => {

@@ -44,3 +44,37 @@ describe('loadConfig: SSE', () => {
     expect(() => loadConfig({ SSE_POLL_MIN_MS: '500', SSE_POLL_MAX_MS: '100' })).toThrow(/SSE_POLL_MAX_MS/);
   });
 });
+
+describe('loadConfig: abuse limits', () => {
+  it('defaults to the seed: 100-message bursts refilled at 10 a second, 100 connections per IP a minute, 20 per user', () => {
+    expect(loadConfig({}).limits).toStrictEqual({
+      messageBurst: 100,
+      messagesPerSecond: 10,
+      warningsBeforeClose: 10,
+      connectionsPerIpPerMinute: 100,
+      maxConnectionsPerUser: 20,
+      maxSubscriptionsPerUser: 500,
+    });
+  });
+
+  it('reads every limit from its variable and refuses nonsense', () => {
+    const env = {
+      RATE_LIMIT_MESSAGES_PER_SECOND: '5',
+      RATE_LIMIT_MESSAGE_BURST: '50',
+      RATE_LIMIT_WARNINGS_BEFORE_CLOSE: '3',
+      RATE_LIMIT_CONNECTIONS_PER_IP: '30',
+      MAX_CONNECTIONS_PER_USER: '4',
+      MAX_SUBSCRIPTIONS_PER_USER: '40',
+    };
+    expect(loadConfig(env).limits).toStrictEqual({
+      messageBurst: 50,
+      messagesPerSecond: 5,
+      warningsBeforeClose: 3,
+      connectionsPerIpPerMinute: 30,
+      maxConnectionsPerUser: 4,
+      maxSubscriptionsPerUser: 40,
+    });
+    expect(() => loadConfig({ RATE_LIMIT_MESSAGES_PER_SECOND: '0' })).toThrow(/RATE_LIMIT_MESSAGES_PER_SECOND/);
+    expect(() => loadConfig({ MAX_CONNECTIONS_PER_USER: 'many' })).toThrow(/MAX_CONNECTIONS_PER_USER/);
+  });
+});

@@ -4,6 +4,8 @@
  * user's live subscriptions to docs.{id} and presence.{id}, tells each affected connection
  * which channel it lost, and lets the others in the document see presence:user-left.
  */
+import { MemorySlotLimiter } from '../../functions/adapters/memory/slot-limiter.ts';
+import { AbuseLimits } from '../../functions/domain/limits.ts';
 import { describe, expect, it, vi } from 'vitest';
 import { MemoryChannelStore } from '../../functions/adapters/memory/channel-store.ts';
 import { MemoryConnectionGateway } from '../../functions/adapters/memory/connection-gateway.ts';
@@ -20,7 +22,7 @@ import { Delivery } from '../../functions/domain/delivery.ts';
 import { ErrorCode } from '../../functions/domain/errors.ts';
 import { Fanout, RetryLaterError } from '../../functions/domain/fanout.ts';
 import { ServerMessageSchema } from '../../functions/domain/messages.ts';
-import { PresenceUnavailableError, silentLog, type Identity } from '../../functions/domain/ports.ts';
+import { PresenceUnavailableError, nullMetrics, silentLog, type Identity } from '../../functions/domain/ports.ts';
 import { PresenceService } from '../../functions/domain/presence.ts';
 import { FakeClock } from '../support/clock.ts';
 import { RecordingMetrics, recordingSleep } from './domain-fakes.ts';
@@ -53,7 +55,7 @@ function permissionEvent(id: string, detail: PermissionDetail, time: string | un
 const grantEvent = (id: string, userId: string, role: DocumentRole | null, at: number, documentId = 'D1'): string =>
   permissionEvent(id, { documentId, userId, role, timestamp: T(at) });
 
-function setup(options: { withRoles?: boolean; withPresence?: boolean } = {}) {
+function setup(options: { withRoles?: boolean; withPresence?: boolean; limits?: AbuseLimits } = {}) {
   const clock = new FakeClock(BASE + 60_000);
   const channels = new MemoryChannelStore({ clock });
   const history = new MemoryHistoryStore({ clock });
@@ -101,6 +103,7 @@ function setup(options: { withRoles?: boolean; withPresence?: boolean } = {}) {
     metrics,
     ...(options.withRoles === false ? {} : { documentRoles: roles }),
     ...(options.withPresence === false ? {} : { presence }),
+    ...(options.limits ? { limits: options.limits } : {}),
   });
 
   /** An open connection of `userId` subscribed to `channel` (stored directly, as the router would). */
@@ -322,6 +325,21 @@ describe('Fanout: document.permission', () => {
       expect(left).toHaveLength(9);
       expect(left.some((sub) => sub.userId === 'bob')).toBe(false);
       for (const c of ['c-00', 'c-04', 'c-08']) expect(s.inbox(c)).toMatchObject([{ event: 'error', code: 'PERMISSION_DENIED', channel: 'docs.D1' }]);
+    });
+
+    it('frees the revoked subscriptions\' per-user slots', async () => {
+      const clock = new FakeClock(BASE + 60_000);
+      const limits = new AbuseLimits({ rateLimiter: new MemoryRateLimiter({ clock }), slots: new MemorySlotLimiter({ clock }), clock, log: silentLog, metrics: nullMetrics }, { maxSubscriptionsPerUser: 2 });
+      const s = setup({ withPresence: false, limits });
+      await s.fanout.processRecord(grantEvent('grant-bob', 'bob', 'editor', 1));
+      for (const channel of ['docs.D1', 'presence.D1']) {
+        expect(await limits.acquireSubscription('bob', 'c-b1', channel, clock.now())).toBe(true);
+        await s.subscribe('c-b1', channel, 'bob');
+      }
+      expect(await limits.acquireSubscription('bob', 'c-b1', 'docs.D2', clock.now())).toBe(false);
+      await s.fanout.processRecord(grantEvent('revoke-bob', 'bob', null, 2));
+      expect(await limits.acquireSubscription('bob', 'c-b1', 'docs.D2', clock.now())).toBe(true);
+      expect(await limits.acquireSubscription('bob', 'c-b1', 'docs.D3', clock.now())).toBe(true);
     });
 
     it('revokes without presence configured: subscriptions end and connections are told', async () => {
