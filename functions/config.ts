@@ -6,6 +6,25 @@ import { DEFAULT_LIMITS, type LimitsConfig } from './domain/limits.ts';
 
 import { SSE_DEFAULT_MAX_DURATION_MS } from './handlers.ts';
 
+/** The environment variable of each abuse limit (the CDK stack sets them from its `limits` prop). */
+export const LIMIT_ENV: Readonly<Record<keyof LimitsConfig, string>> = {
+  messagesPerSecond: 'RATE_LIMIT_MESSAGES_PER_SECOND',
+  messageBurst: 'RATE_LIMIT_MESSAGE_BURST',
+  warningsBeforeClose: 'RATE_LIMIT_WARNINGS_BEFORE_CLOSE',
+  connectionsPerIpPerMinute: 'RATE_LIMIT_CONNECTIONS_PER_IP',
+  maxConnectionsPerUser: 'MAX_CONNECTIONS_PER_USER',
+  maxSubscriptionsPerUser: 'MAX_SUBSCRIPTIONS_PER_USER',
+};
+
+/** The environment that sets the given limits (unset ones keep their defaults). */
+export function limitsEnvironment(limits: Partial<LimitsConfig>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(limits) as [keyof LimitsConfig, number | undefined][]) {
+    if (value !== undefined) env[LIMIT_ENV[key]] = String(value);
+  }
+  return env;
+}
+
 /** The local runtime's development secret. Refused whenever NODE_ENV is `production`. */
 export const DEVELOPMENT_JWT_SECRET = 'realtime-local-development-secret-never-use-in-production';
 
@@ -84,14 +103,9 @@ export function loadConfig(env: Env = process.env): Config {
       gapGraceMs: intOf(env, 'SSE_GAP_GRACE_MS', 2000),
     },
     corsOrigins: listOf(env['CORS_ORIGINS']),
-    limits: {
-      messagesPerSecond: intOf(env, 'RATE_LIMIT_MESSAGES_PER_SECOND', DEFAULT_LIMITS.messagesPerSecond),
-      messageBurst: intOf(env, 'RATE_LIMIT_MESSAGE_BURST', DEFAULT_LIMITS.messageBurst),
-      warningsBeforeClose: intOf(env, 'RATE_LIMIT_WARNINGS_BEFORE_CLOSE', DEFAULT_LIMITS.warningsBeforeClose),
-      connectionsPerIpPerMinute: intOf(env, 'RATE_LIMIT_CONNECTIONS_PER_IP', DEFAULT_LIMITS.connectionsPerIpPerMinute),
-      maxConnectionsPerUser: intOf(env, 'MAX_CONNECTIONS_PER_USER', DEFAULT_LIMITS.maxConnectionsPerUser),
-      maxSubscriptionsPerUser: intOf(env, 'MAX_SUBSCRIPTIONS_PER_USER', DEFAULT_LIMITS.maxSubscriptionsPerUser),
-    },
+    limits: Object.fromEntries(
+      (Object.keys(LIMIT_ENV) as (keyof LimitsConfig)[]).map((key) => [key, intOf(env, LIMIT_ENV[key], DEFAULT_LIMITS[key])]),
+    ) as unknown as LimitsConfig,
   };
   if (config.sse.pollMaxMs < config.sse.pollMinMs) throw new Error('SSE_POLL_MAX_MS must not be below SSE_POLL_MIN_MS');
   setIf(config, 'redisUrl', env['REDIS_URL']);

@@ -4,6 +4,8 @@
  * without credentials or network.
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { limitsEnvironment } from '../functions/config.ts';
+import type { LimitsConfig } from '../functions/domain/limits.ts';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { RealtimeDashboard, type AlarmThresholds } from './constructs/dashboard.ts';
@@ -18,7 +20,7 @@ import { TokenSettings } from './constructs/token-settings.ts';
 import { WebSocketApi } from './constructs/websocket-api.ts';
 
 export interface RealtimeStackProps extends StackProps {
-  /** Browser origins allowed to open an SSE stream. @default ['*'] */
+  /** Browser origins allowed to open a WebSocket (checked at `$connect`) or an SSE stream. @default ['*'] */
   readonly corsOrigins?: string[];
   /** NAT gateways for the functions in the VPC. @default 1 */
   readonly natGateways?: number;
@@ -28,6 +30,12 @@ export interface RealtimeStackProps extends StackProps {
   readonly alarmTopicArn?: string;
   /** WebSocket stage throttling. @default 1000/s, burst 2000 */
   readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /**
+   * Abuse limits (per connection, per IP, per user) for the functions that enforce them.
+   * @default DEFAULT_LIMITS of functions/domain/limits.ts (100-message bucket refilled at 10/s,
+   *   100 new connections per IP a minute, 20 connections and 500 subscriptions per user)
+   */
+  readonly limits?: Partial<LimitsConfig>;
   readonly observability?: ObservabilityProps;
   readonly thresholds?: AlarmThresholds;
   /** Create API Gateway's account-wide logging role. @default true */
@@ -48,6 +56,10 @@ export class RealtimeStack extends Stack {
   constructor(scope: Construct, id: string, props: RealtimeStackProps = {}) {
     super(scope, id, props);
     const observability = props.observability ?? {};
+    const corsOrigins = props.corsOrigins ?? ['*'];
+    // connect checks Origin and the per-IP/per-user limits; message, disconnect and fan-out
+    // take and free the slots and buckets.
+    const limited = { CORS_ORIGINS: corsOrigins.join(','), ...limitsEnvironment(props.limits ?? {}) };
 
     this.table = new RealtimeTable(this, 'Table');
     this.events = new EventsPipeline(this, 'Events');
@@ -60,6 +72,7 @@ export class RealtimeStack extends Stack {
       network: this.network,
       presence: this.presence,
       observability,
+      environment: limited,
       ...(props.throttle ? { throttle: props.throttle } : {}),
       ...(props.configureApiGatewayAccountLogging === undefined ? {} : { configureAccountLogging: props.configureApiGatewayAccountLogging }),
     });
@@ -70,11 +83,12 @@ export class RealtimeStack extends Stack {
       network: this.network,
       presence: this.presence,
       observability,
+      environment: limited,
     });
     this.sse = new SseEndpoint(this, 'Sse', {
       table: this.table,
       tokens: this.tokens,
-      corsOrigins: props.corsOrigins ?? ['*'],
+      corsOrigins,
       observability,
     });
     this.dashboard = new RealtimeDashboard(this, 'Dashboard', {

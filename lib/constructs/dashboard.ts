@@ -4,7 +4,7 @@
  * Where a metric comes from:
  *   - the handlers' own counts (Powertools EMF: namespace POWERTOOLS_METRICS_NAMESPACE, one
  *     dimension `service` = POWERTOOLS_SERVICE_NAME; the names are MetricName in
- *     functions/domain/ports.ts, plus DeliveryLatency, MessagesRateLimited, ConnectionsRefused);
+ *     functions/domain/ports.ts, plus the DeliveryLatency timing);
  *   - AWS/ApiGateway, AWS/Lambda, AWS/SQS and AWS/ElastiCache where the service itself is the truth
  *     (errors, throttles, durations, queue age, cache health).
  *
@@ -28,7 +28,7 @@ import type { SseEndpoint } from './sse-endpoint.ts';
 import type { WebSocketApi } from './websocket-api.ts';
 
 /** Metric names the handlers emit: the domain's, and the timing. */
-export type ServiceMetricName = MetricName | 'DeliveryLatency' | 'MessagesRateLimited' | 'ConnectionsRefused';
+export type ServiceMetricName = MetricName | 'DeliveryLatency';
 
 export interface AlarmThresholds {
   /** Age of the oldest message in the events queue. @default 2 minutes */
@@ -202,7 +202,11 @@ export class RealtimeDashboard extends Construct {
           new cloudwatch.GraphWidget({
             title: 'Refused: auth failures, connection limits',
             width,
-            left: [count('AuthFailures', 'auth failures'), count('ConnectionsRefused', 'refused by per-user/per-IP limits')],
+            left: [
+              count('AuthFailures', 'auth failures'),
+              count('ConnectionsRefused', 'refused by per-user/per-IP limits'),
+              count('OriginRefused', 'refused: origin not allowed'),
+            ],
           }),
         ],
         [
@@ -221,6 +225,8 @@ export class RealtimeDashboard extends Construct {
             width,
             left: [
               count('MessagesRateLimited', 'rate-limited (per connection)'),
+              count('ConnectionsClosedForFlooding', 'connections closed for flooding'),
+              count('RateLimitFailOpen', 'limit checks failed open (Redis unreachable)'),
               count('PresenceRateLimited', 'presence updates rate-limited'),
               count('InvalidMessages', 'invalid'),
               count('SubscriptionsDenied', 'subscriptions denied'),

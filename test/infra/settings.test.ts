@@ -16,6 +16,8 @@ beforeAll(() => {
       jwtSecretArn: SECRET_ARN,
       alarmTopicArn: TOPIC_ARN,
       logLevel: 'DEBUG',
+      maxConnectionsPerUser: '50',
+      connectionsPerIpPerMinute: '300',
     },
   }));
 });
@@ -33,6 +35,22 @@ describe('deploy-time settings', () => {
       FunctionName: 'realtime-sse',
       Environment: { Variables: Match.objectLike({ CORS_ORIGINS: origins.join(',') }) },
     });
+  });
+
+  it('checks the same origins at $connect', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'realtime-ws-connect',
+      Environment: { Variables: Match.objectLike({ CORS_ORIGINS: 'https://app.example.com,https://admin.example.com' }) },
+    });
+  });
+
+  it('gives the abuse limits to the functions that enforce them', () => {
+    for (const name of ['realtime-ws-connect', 'realtime-ws-disconnect', 'realtime-ws-message', 'realtime-fanout']) {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: name,
+        Environment: { Variables: Match.objectLike({ MAX_CONNECTIONS_PER_USER: '50', RATE_LIMIT_CONNECTIONS_PER_IP: '300' }) },
+      });
+    }
   });
 
   it('uses an existing secret instead of generating one, and grants read on it', () => {

@@ -444,6 +444,9 @@ describe('dashboard', () => {
       'AuthFailures',
       'MessagesRateLimited',
       'ConnectionsRefused',
+      'OriginRefused',
+      'ConnectionsClosedForFlooding',
+      'RateLimitFailOpen',
     ]) {
       expect(text).toContain(`[\\"Realtime\\",\\"${name}\\",\\"service\\",\\"realtime\\"`);
     }
