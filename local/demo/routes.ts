@@ -154,9 +154,11 @@ function refuseInProduction(): void {
 /** "Ada Lovelace" → "ada-lovelace". */
 export function userIdOf(name: string): string | undefined {
   const id = name
+    .trim()
     .toLowerCase()
     .replace(/\s+/g, '-')
     .replace(/[^a-z0-9_-]/g, '')
+    .replace(/^-+|-+$/g, '')
     .slice(0, 32);
   return id && isValidId(id) ? id : undefined;
 }
