@@ -350,7 +350,12 @@ export class RealtimeClient implements PresenceHost {
     this.#userId = tokenSubject(token) ?? this.#userId;
     const conn = new WsConnection(Ctor, withQuery(this.#o.url, { token }), {
       message: (message, c) => this.#onMessage(message, c),
-      closed: (c) => this.#onWsClosed(c),
+      closed: (c, info) => {
+        // A constructor that throws (a Content-Security-Policy, a page that forbids WebSocket)
+        // will throw again: no point in more attempts before the fallback.
+        if (info.blocked) this.#wsFailures = Math.max(this.#wsFailures, this.#o.fallbackAfterFailures - 1);
+        this.#onWsClosed(c);
+      },
     });
     this.#attempts.set(conn, purpose);
     try {
@@ -417,8 +422,13 @@ export class RealtimeClient implements PresenceHost {
     if (this.#closed) return;
     if (purpose === 'planned') {
       // The live connection still works; try again a little later (the cap closes it anyway).
-      if (this.#ws?.isOpen) this.#plannedTimer.set(30_000, () => void this.#attemptWs('planned'));
-      else this.#scheduleRetry();
+      if (this.#ws?.isOpen) {
+        this.#plannedTimer.set(30_000, () => void this.#attemptWs('planned'));
+      } else {
+        // The old connection already went (the cap) and its successor failed too.
+        this.#setState('reconnecting');
+        this.#scheduleRetry();
+      }
       return;
     }
     if (purpose === 'probe') {
@@ -663,6 +673,7 @@ export class RealtimeClient implements PresenceHost {
         }
         const entry = message.channel === undefined ? undefined : this.#channels.get(message.channel);
         if (entry) for (const s of entry.subscribers) safely(() => s.options.onError?.(error));
+        if (message.channel?.startsWith('presence.')) this.#docs.get(message.channel.slice('presence.'.length))?.fail(error);
         this.#events.emit('error', error);
         return;
       }

@@ -18,6 +18,8 @@ export interface PresenceEvents extends Record<string, unknown[]> {
   update: [member: PresenceMember];
   /** The whole map changed at once (a snapshot after joining, or it was cleared). */
   sync: [members: ReadonlyMap<string, PresenceMember>];
+  /** The server refused or ended this presence (PERMISSION_DENIED, PRESENCE_UNAVAILABLE...). */
+  error: [error: Error & { code?: string }];
 }
 
 /** What the client core offers a document (kept narrow so presence is testable alone). */
@@ -148,6 +150,11 @@ export class DocumentPresence {
         return;
       }
     }
+  }
+
+  /** An `error` the server sent about this document's presence. */
+  fail(error: Error & { code?: string }): void {
+    this.#events.emit('error', error);
   }
 
   /** Presence is not available (left, or on the SSE fallback): everyone leaves the map. */

@@ -19,7 +19,7 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 export interface WsCallbacks {
   message(message: ServerMessage, connection: WsConnection): void;
   /** The connection ended after it opened (`opened`), or never opened. Called once. */
-  closed(connection: WsConnection, info: { opened: boolean; code?: number; reason?: string }): void;
+  closed(connection: WsConnection, info: { opened: boolean; code?: number; reason?: string; blocked?: boolean }): void;
   /** A frame that is not a protocol message (ignored). */
   invalid?(raw: unknown): void;
 }
@@ -68,7 +68,7 @@ export class WsConnection {
       this.#socket = { readyState: 3, send() {}, close() {}, onopen: null, onclose: null, onerror: null, onmessage: null };
       this.#ended = true;
       rejectOpen(error instanceof Error ? error : new Error(String(error)));
-      queueMicrotask(() => callbacks.closed(this, { opened: false }));
+      queueMicrotask(() => callbacks.closed(this, { opened: false, blocked: true }));
       return;
     }
     this.#socket = socket;

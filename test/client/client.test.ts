@@ -358,6 +358,32 @@ describe('SSE fallback', () => {
     expect(states).toEqual(['fallback-sse', 'open']);
   });
 
+  it('falls back at once when the page forbids WebSocket (the constructor throws, or there is none)', async () => {
+    class Forbidden {
+      constructor() {
+        throw new Error('SecurityError: refused by Content-Security-Policy');
+      }
+    }
+    const { client } = start({ WebSocket: Forbidden as never, fallbackAfterFailures: 3 });
+    client.subscribe('jobs.J1', () => {});
+    await flush();
+    expect(FakeEventSource.instances).toHaveLength(1);
+    client.close();
+    FakeEventSource.reset();
+    const g = globalThis as { WebSocket?: unknown };
+    const saved = g.WebSocket;
+    delete g.WebSocket;
+    try {
+      const none = start({ WebSocket: undefined });
+      expect(none.client.state).toBe('fallback-sse');
+      none.client.subscribe('jobs.J1', () => {});
+      await timers.advance(0);
+      expect(FakeEventSource.instances).toHaveLength(1);
+    } finally {
+      if (saved !== undefined) g.WebSocket = saved;
+    }
+  });
+
   it('reopens the stream with the new channel list when the app subscribes on SSE', async () => {
     const { client } = start({ fallbackAfterFailures: 1 });
     client.subscribe('jobs.J1', () => {});
@@ -488,6 +514,20 @@ describe('presence', () => {
     FakeWebSocket.last.refuse();
     await flush();
     expect(doc.members.size).toBe(0);
+  });
+
+  it('reports a refused join on the document', async () => {
+    const { client } = start();
+    await flush();
+    const ws = await openSocket();
+    const doc = client.joinDocument('D1');
+    const errors: string[] = [];
+    doc.on('error', (e) => errors.push(String(e.code)));
+    await flush();
+    const frame = ws.frames('subscribe')[0];
+    ws.push({ event: 'error', code: 'PERMISSION_DENIED', message: 'no role', channel: 'presence.D1', requestId: frame?.['requestId'], timestamp: new Date().toISOString() });
+    await flush();
+    expect(errors).toEqual(['PERMISSION_DENIED']);
   });
 
   it('pauses presence sends for as long as the server asks after a rate limit', async () => {
