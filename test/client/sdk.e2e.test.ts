@@ -160,6 +160,45 @@ describe('the SDK against the local runtime', () => {
   });
 });
 
+describe('the SDK against API Gateway\'s limits (shortened)', () => {
+  it('keeps a quiet connection open with pings, and replaces it before the connection cap without a gap', async () => {
+    const limited = await startProduct({ idleTimeoutMs: 1000, maxConnectionMs: 3000 });
+    const rt = connect({
+      url: limited.runtime.wsUrl,
+      token: () => limited.token('tara'),
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      pingIntervalMs: 300,
+      maxConnectionMs: 2000,
+    });
+    try {
+      const states: string[] = [];
+      rt.on('state', (s) => states.push(s));
+      const seen: ChannelMessage[] = [];
+      await subscribed(rt, 'jobs.T1', seen);
+      const firstConnection = limited.runtime.gateway.connectionIds();
+      // Progress for over 4 s: across the 1 s idle timeout (only pings keep the connection) and
+      // past the 3 s cap, which the planned reconnect at 2 s stays ahead of.
+      const started = Date.now();
+      let count = 0;
+      while (Date.now() - started < 4500) {
+        count++;
+        await limited.publisher.publishJobUpdate({ jobId: 'T1', userId: 'tara', status: 'running', progress: count, sequence: count });
+        await limited.settled();
+        await new Promise((resolve) => setTimeout(resolve, 150));
+      }
+      const all = Array.from({ length: count }, (_, i) => i + 1);
+      await expect.poll(() => seen.length, { timeout: 5000 }).toBe(count);
+      expect(progressOf(seen)).toEqual(all);
+      expect(seen.map((m) => m.offset)).toEqual(all);
+      expect(states).toEqual(['open']); // the first open, and never anything else
+      expect(limited.runtime.gateway.connectionIds()).not.toEqual(firstConnection);
+    } finally {
+      rt.close();
+      await limited.close();
+    }
+  });
+});
+
 describe('the browser build', () => {
   it('bundles for the browser with no Node built-ins', async () => {
     const result = await build({
