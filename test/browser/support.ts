@@ -21,7 +21,7 @@ export const CHROMIUM_ARGS = [
 export interface Browser {
   context: BrowserContext;
   page: Page;
-  /** Console errors and page errors, for the assertion messages. */
+  /** `pageerror: ...` (an uncaught exception in the page) and `console: ...` (console errors, failed loads). */
   errors: string[];
   close(): Promise<void>;
 }
@@ -37,9 +37,9 @@ export async function openBrowser(): Promise<Browser> {
   });
   const page = context.pages()[0] ?? (await context.newPage());
   const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('pageerror', (e) => errors.push(`pageerror: ${String(e)}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(m.text());
+    if (m.type() === 'error') errors.push(`console: ${m.text()}`);
   });
   return {
     context,
