@@ -14,7 +14,7 @@ import { createLog } from '../../local/log.ts';
 import { startProduct, type Product } from '../e2e/support.ts';
 import { openBrowser, shownUpdates, waitForBadge, type Browser } from './support.ts';
 
-const TEST_TIMEOUT_MS = 120_000;
+const TEST_TIMEOUT_MS = 180_000;
 let dynamo: LocalDynamo | undefined;
 let product: Product | undefined;
 let chromium: Browser | undefined;

@@ -57,7 +57,7 @@ export async function badge(page: Page): Promise<{ state: string; transport: str
   return page.locator('#badge').evaluate((el: HTMLElement) => ({ state: el.dataset['state'] ?? '', transport: el.dataset['transport'] ?? '' }));
 }
 
-export async function waitForBadge(page: Page, state: string, transport: string, timeout = 20_000): Promise<void> {
+export async function waitForBadge(page: Page, state: string, transport: string, timeout = 45_000): Promise<void> {
   await page.waitForFunction(
     ([s, t]) => {
       const el = document.getElementById('badge');
