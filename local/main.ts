@@ -24,6 +24,7 @@ const token = process.env['JWT_JWKS_URL'] ? undefined : await mintDevToken({ use
 process.stderr.write(
   [
     `realtime local runtime`,
+    ...(process.env['NODE_ENV'] !== 'production' && !process.env['JWT_JWKS_URL'] ? [`  Live demo        ${url}/   (open it in two browser tabs)`] : []),
     `  WebSocket        ${wsUrl}/?token=<jwt>`,
     `  SSE              ${sseUrl}?channels=jobs.J1,user.alice&token=<jwt>   (or Authorization: Bearer <jwt>)`,
     `  @connections     ${managementEndpoint}`,

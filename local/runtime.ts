@@ -25,6 +25,7 @@ import { HttpRouter, sendJson } from './http-router.ts';
 import { FunctionUrl } from './function-url.ts';
 import { LambdaFunction, type LocalHandler } from './lambda-context.ts';
 import { createLog, type LogLevel, type RuntimeLog } from './log.ts';
+import { demoRoutes } from './demo/routes.ts';
 import { ManagementApi } from './management-api.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES, LocalQueue, SqsEventSourceMapping, sqsRoute } from './sqs.ts';
 import { installAwsLambdaShim } from './streaming.ts';
@@ -325,6 +326,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Prom
       { name: 'presence', check: async () => (await import('../functions/wiring/presence.ts')).presenceStore().ping() },
       ...(options.healthChecks ?? []),
     ];
+    for (const route of demoRoutes({ url, settled: () => events.drained(), log: log.child('demo') })) router.add(route);
     router
       .add(healthRoute(() => checks))
       .add(eventBridgeRoute(eventBridge, log.child('events')))

@@ -465,6 +465,14 @@ export class LocalQueue {
   #becameVisible(m: StoredMessage): void {
     m.visibilityTimer = undefined;
     if (this.#messages.get(m.messageId) !== m) return;
+    // Node's timers run on a monotonic clock and may fire a millisecond before Date.now()
+    // reaches `visibleAt`; receive() would then skip the message and nothing would wake the
+    // poller again. Wait out the rest.
+    const early = m.visibleAt - Date.now();
+    if (early > 0) {
+      m.visibilityTimer = this.#timers.set(() => this.#becameVisible(m), early);
+      return;
+    }
     this.#notifyAvailable();
   }
 
