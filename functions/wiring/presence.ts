@@ -5,9 +5,6 @@
 import { MemoryPresenceStore } from '../adapters/memory/presence-store.ts';
 import { MemoryRateLimiter } from '../adapters/memory/rate-limiter.ts';
 import { log, metricsPort } from '../adapters/powertools.ts';
-import { createRedisClient } from '../adapters/redis/client.ts';
-import { RedisPresenceStore } from '../adapters/redis/presence-store.ts';
-import { RedisRateLimiter } from '../adapters/redis/rate-limiter.ts';
 import { Delivery } from '../domain/delivery.ts';
 import type { PresenceStore, RateLimiter } from '../domain/ports.ts';
 import { PresenceService } from '../domain/presence.ts';
@@ -21,11 +18,11 @@ const engines = (): { store: PresenceStore; limiter: RateLimiter } =>
   once('presenceEngines', () => {
     const { redisUrl, presence } = config();
     if (redisUrl) {
-      const client = createRedisClient(redisUrl);
-      return {
-        store: new RedisPresenceStore({ client, clock, timeoutMs: presence.timeoutMs }),
-        limiter: new RedisRateLimiter({ client, clock }),
-      };
+      // ioredis is loaded on the first presence call (see adapters/redis/engines.ts).
+      let loading: Promise<{ store: PresenceStore; limiter: RateLimiter }> | undefined;
+      const load = () =>
+        (loading ??= import('../adapters/redis/engines.ts').then((m) => m.createRedisEngines(redisUrl, { clock, timeoutMs: presence.timeoutMs })));
+      return { store: new LazyPresenceStore(async () => (await load()).store), limiter: new LazyRateLimiter(async () => (await load()).limiter) };
     }
     if (process.env['AWS_LAMBDA_FUNCTION_NAME'] && !process.env['REALTIME_LOCAL_RUNTIME']) {
       log.warn('REDIS_URL is not set: presence is kept in this Lambda instance only');
@@ -61,3 +58,36 @@ export const presenceService = (endpoint?: string): PresenceService =>
       { updatesPerSecond: config().presence.updatesPerSecond },
     );
   });
+
+/** A PresenceStore that loads its engine on its first call. */
+class LazyPresenceStore implements PresenceStore {
+  constructor(private readonly engine: () => Promise<PresenceStore>) {}
+  async join(...args: Parameters<PresenceStore['join']>) {
+    return (await this.engine()).join(...args);
+  }
+  async update(...args: Parameters<PresenceStore['update']>) {
+    return (await this.engine()).update(...args);
+  }
+  async touch(...args: Parameters<PresenceStore['touch']>) {
+    return (await this.engine()).touch(...args);
+  }
+  async leave(...args: Parameters<PresenceStore['leave']>) {
+    return (await this.engine()).leave(...args);
+  }
+  async leaveAll(...args: Parameters<PresenceStore['leaveAll']>) {
+    return (await this.engine()).leaveAll(...args);
+  }
+  async members(...args: Parameters<PresenceStore['members']>) {
+    return (await this.engine()).members(...args);
+  }
+  async ping() {
+    return (await this.engine()).ping();
+  }
+}
+
+class LazyRateLimiter implements RateLimiter {
+  constructor(private readonly engine: () => Promise<RateLimiter>) {}
+  async take(...args: Parameters<RateLimiter['take']>) {
+    return (await this.engine()).take(...args);
+  }
+}
