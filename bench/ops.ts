@@ -1,6 +1,6 @@
 /**
  * Operations per unit of work, counted on the local runtime with presence on a real Redis:
- * connect, subscribe, a job update delivered to one subscriber and to ten, a presence update
+ * connect, subscribe, ping, a job update delivered to one subscriber and to ten, a presence update
  * relayed to one other member, disconnect. Each unit is repeated `repeat` times and the counts
  * divided; the runtime is left to settle (queues drained, no invocation running) around each.
  *
@@ -29,7 +29,7 @@ import { fmt1, table } from './report.ts';
 
 export const OPS = { repeat: 20, quickRepeat: 5 } as const;
 
-export const UNITS = ['connect', 'subscribe', 'job update, 1 subscriber', 'job update, 10 subscribers', 'presence update, 1 other member', 'disconnect'] as const;
+export const UNITS = ['connect', 'subscribe', 'ping', 'job update, 1 subscriber', 'job update, 10 subscribers', 'presence update, 1 other member', 'disconnect'] as const;
 export type Unit = (typeof UNITS)[number];
 
 export interface Counts {
@@ -255,6 +255,15 @@ export async function runOps(options: { quick: boolean; progress: (line: string)
     // subscribe
     await measureUnit('subscribe', async () => {
       for (let i = 0; i < repeat; i++) await subscribe(sockets[i]!, `jobs.ops-${String(i)}`, `s${String(i)}`);
+      return repeat;
+    });
+    // ping: the keep-alive every client sends (API Gateway closes a connection idle for 10 minutes).
+    await measureUnit('ping', async () => {
+      for (let i = 0; i < repeat; i++) {
+        const pong = next(sockets[i]!, (m) => m['requestId'] === `p${String(i)}`);
+        sockets[i]!.send(JSON.stringify({ action: 'ping', requestId: `p${String(i)}` }));
+        await pong;
+      }
       return repeat;
     });
     // Each job's first update creates its state; measure the steady state (updates 2..).
