@@ -28,12 +28,12 @@ import { fmt, fmt1, median, quantile, spread, table } from './report.ts';
 export const COMPARE = {
   sizes: [1000, 5000],
   broadcast: 1000,
-  updates: 200,
-  ratePerSecond: 50,
+  updates: 100,
+  ratePerSecond: 25,
   broadcastUpdates: 5,
   broadcastIntervalMs: 1000,
   runs: 3,
-  quick: { sizes: [200], broadcast: 200, updates: 40, ratePerSecond: 40, broadcastUpdates: 3, broadcastIntervalMs: 500, runs: 1 },
+  quick: { sizes: [200], broadcast: 200, updates: 20, ratePerSecond: 20, broadcastUpdates: 3, broadcastIntervalMs: 500, runs: 1 },
   window: 100,
   /** Length of every update's `message` (the publish time and run id, padded). */
   messageLength: 120,

@@ -164,7 +164,7 @@ export function costMarkdown(ops: OpsResult, generatedAt = new Date()): string {
   const fixedTotal = fixed.reduce((s, f) => s + f.usd, 0);
   const prices = Object.entries(PRICES).map(([name, pr]) => [
     `\`${name}\``,
-    pr.usd < 0.001 ? `$${(pr.usd * 1e6).toFixed(4)} per million` : `$${String(pr.usd)}`,
+    pr.usd < 1e-5 ? `$${(pr.usd * 1e6).toFixed(4)} per million` : `$${String(pr.usd)}`,
     pr.unit,
     pr.confirmed ? 'yes' : '**no**',
     pr.source + ('note' in pr ? ` (${pr.note})` : ''),
