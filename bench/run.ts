@@ -761,9 +761,8 @@ async function runFanout(options: Options): Promise<Summary[]> {
       const one = (runId: string): Promise<RunResult> =>
         measureSynthetic(bench, n, runId, () => publisher.publishNotification({ userId: SYNTHETIC_USER, type: 'bench', runId }).then(() => undefined));
       try {
+        // No warm-up: the runtime is warm from the runs on real sockets.
         runtime.management.latencyMs = options.latencyMs;
-        const w = await one(`warmup-s${String(n)}`);
-        progress(`synthetic warm-up: ${ms(w.wallMs)} (not counted)`);
         const runs: RunResult[] = [];
         for (let i = 1; i <= options.runs; i++) {
           const r = await one(`s${String(n)}-r${String(i)}`);
