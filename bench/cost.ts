@@ -201,6 +201,8 @@ export function costMarkdown(ops: OpsResult, generatedAt = new Date()): string {
     '',
     '- AppSync Events is pub/sub only. The same work on it still needs what this product adds: job state that never goes backwards, ' +
       'replay from an offset, per-owner authorization at delivery, presence, SSE. Those would be handlers (Lambda, DynamoDB) priced on top; the AppSync column leaves them out.',
+    '- SQS: the counts come from units run one at a time, so every event-source batch held one message (a ReceiveMessage and a DeleteMessageBatch each); ' +
+      'under load batches of up to 10 share those two requests, and the SQS share falls toward a third of this.',
     `- A connected user here reconnects every ${String(A.user.connectionMaxMinutes)} minutes (API Gateway's limit), subscribes to ` +
       `${String(A.user.subscriptionsPerConnection)} channel each time and pings every ${String(A.user.pingEveryMinutes)} minutes (API Gateway closes a connection idle for 10).`,
     '',
