@@ -78,6 +78,8 @@ export interface CompareResult {
 }
 
 const now = (): number => performance.timeOrigin + performance.now();
+/** Updates of each series' warm-up (not counted). */
+const WARMUP_UPDATES = 2;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const is =
   <K extends string>(type: K, runId?: string) =>
@@ -177,11 +179,12 @@ async function runServer(
       const sorted = got.latencies.sort((a, b) => a - b);
       return { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted.at(-1) ?? NaN, count: sorted.length };
     };
-    const series = async (label: string, clientCount: number, setupMs: number, expected: number, one: (runId: string) => Promise<LatencyRun>): Promise<void> => {
-      await one(`${kind}-${label}-warmup`);
+    /** A short warm-up (WARMUP_UPDATES updates), then the runs; `one(runId, updates)` publishes and measures. */
+    const series = async (label: string, clientCount: number, setupMs: number, expected: number, one: (runId: string, updates: number) => Promise<LatencyRun>): Promise<void> => {
+      await one(`${kind}-${label}-warmup`, WARMUP_UPDATES);
       const runs: LatencyRun[] = [];
       for (let i = 1; i <= settings.runs; i++) {
-        const r = await one(`${kind}-${label}-r${String(i)}`);
+        const r = await one(`${kind}-${label}-r${String(i)}`, 0);
         runs.push(r);
         progress(`${kind} ${label} run ${String(i)}: p50 ${fmt1(r.p50)} ms, p99 ${fmt1(r.p99)} ms, max ${fmt1(r.max)} ms (${fmt(r.count)} deliveries)`);
       }
@@ -192,9 +195,10 @@ async function runServer(
     const bcast = `bcast-${kind}`;
     const bSetup = await connect(Array.from({ length: settings.broadcast }, () => bcast));
     const bExpected = settings.broadcast * settings.broadcastUpdates;
-    await series(`one channel, ${fmt(settings.broadcast)} subscribers`, settings.broadcast, bSetup, bExpected, (runId) =>
-      measure(runId, Array.from({ length: settings.broadcastUpdates }, () => bcast), settings.broadcastIntervalMs, bExpected),
-    );
+    await series(`one channel, ${fmt(settings.broadcast)} subscribers`, settings.broadcast, bSetup, bExpected, (runId, updates) => {
+      const n = updates || settings.broadcastUpdates;
+      return measure(runId, Array.from({ length: n }, () => bcast), settings.broadcastIntervalMs, settings.broadcast * n);
+    });
     await clients.request({ type: 'close' }, is('closed'), 30_000, 'closing the broadcast clients');
     // Let the server see every close ($disconnect on the runtime), then measure it empty.
     for (let i = 0; i < 300; i++) {
@@ -214,11 +218,12 @@ async function runServer(
       await sleep(500);
       await memory();
       const all = Array.from({ length: size }, (_, i) => `job-${kind}-${String(i)}`);
-      await series(`${fmt(size)} clients, one job each`, size, setupMs, settings.updates, (runId) => {
+      await series(`${fmt(size)} clients, one job each`, size, setupMs, settings.updates, (runId, updates) => {
+        const n = updates || settings.updates;
         // Distinct jobs, spread over every client.
-        const step = Math.max(1, Math.floor(size / settings.updates));
-        const targets = Array.from({ length: settings.updates }, (_, i) => all[(i * step + (runId.length % step)) % size]!);
-        return measure(runId, targets, 1000 / settings.ratePerSecond, settings.updates);
+        const step = Math.max(1, Math.floor(size / n));
+        const targets = Array.from({ length: n }, (_, i) => all[(i * step + (runId.length % step)) % size]!);
+        return measure(runId, targets, 1000 / settings.ratePerSecond, n);
       });
     }
     return result;
