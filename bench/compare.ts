@@ -28,9 +28,9 @@ import { fmt, fmt1, median, quantile, spread, table } from './report.ts';
 export const COMPARE = {
   sizes: [1000, 5000],
   broadcast: 1000,
-  updates: 100,
+  updates: 60,
   ratePerSecond: 25,
-  broadcastUpdates: 5,
+  broadcastUpdates: 3,
   broadcastIntervalMs: 1000,
   runs: 3,
   quick: { sizes: [200], broadcast: 200, updates: 20, ratePerSecond: 20, broadcastUpdates: 3, broadcastIntervalMs: 500, runs: 1 },
