@@ -6,6 +6,7 @@
  */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { loadConfig, type Config } from '../config.ts';
 
 let cache = new Map<string, unknown>();
@@ -18,25 +19,14 @@ export function once<T>(key: string, build: () => T): T {
 
 export const config = (): Config => once('config', () => loadConfig());
 
-/**
- * Keep-alive sockets: a fan-out posts many times to the same host. The SDK takes the options of
- * its Node HTTP handler as a plain object and builds the handler itself, so the bundle does not
- * carry a second copy of `@smithy/node-http-handler` beside the one the Lambda runtime ships.
- */
-export function requestHandler(maxSockets: number): RequestHandlerOptions {
-  return {
+/** Keep-alive sockets: a fan-out posts many times to the same host. */
+export function requestHandler(maxSockets: number): NodeHttpHandler {
+  return new NodeHttpHandler({
     httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
     httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
     connectionTimeout: 3000,
     requestTimeout: 10_000,
-  };
-}
-
-export interface RequestHandlerOptions {
-  httpAgent: HttpAgent;
-  httpsAgent: HttpsAgent;
-  connectionTimeout: number;
-  requestTimeout: number;
+  });
 }
 
 /** Forgets everything built, for tests that run several configurations in one process. */
