@@ -24,10 +24,11 @@ export class ClientsProcess<To extends { type: string }, From extends { type: st
   /**
    * @param script the child's module (a URL relative to the caller's `import.meta.url`)
    * @param onUnsolicited sees every message first; returning true consumes it (progress reports)
+   * @param execArgv more `node` flags (e.g. `--expose-gc`)
    */
-  constructor(script: URL, onUnsolicited: (m: From) => boolean = () => false) {
+  constructor(script: URL, onUnsolicited: (m: From) => boolean = () => false, execArgv: readonly string[] = []) {
     // tsx as an import hook of a plain node child: the IPC channel is the child's own.
-    this.#child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), fileURLToPath(script)], {
+    this.#child = spawn(process.execPath, [...execArgv, '--import', import.meta.resolve('tsx'), fileURLToPath(script)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.exited = new Promise((resolve) => this.#child.once('exit', (code) => resolve(code)));

@@ -145,3 +145,44 @@ export interface SseClientCounters {
   /** Streams the server ended (or that failed) before the bench closed them. */
   endedEarly: number;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Side by side with the seed's design (bench/compare.ts): a server process (bench/compare-server.ts)
+// hosting either the local runtime or the Socket.IO baseline, and a client process
+// (bench/compare-clients.ts) with plain WebSocket or socket.io-client clients. Publish times are
+// the bench's `performance.timeOrigin + performance.now()`, carried in the job update's
+// `message`; receipt times the child's, by the same formula: one wall clock, sub-millisecond.
+
+export type ServerKind = 'runtime' | 'baseline';
+
+export type ToServer =
+  | { type: 'start'; kind: ServerKind; redisUrl: string }
+  /** Collect garbage, then answer with the process's memory. */
+  | { type: 'memory' }
+  | { type: 'exit' };
+
+export type FromServer =
+  /** `url`: HTTP (EventBridge for the runtime, Socket.IO for the baseline); `wsUrl` for WebSocket clients. */
+  | { type: 'started'; url: string; wsUrl: string }
+  | { type: 'memory'; rss: number; heapUsed: number; external: number; arrayBuffers: number; connections: number }
+  | { type: 'error'; message: string };
+
+export type ToCompareClients =
+  /** Add one client per job id (client i subscribes to `jobs.{jobIds[i]}`), `window` at a time. */
+  | { type: 'connect'; kind: ServerKind; url: string; token: string; jobIds: string[]; window: number }
+  /** Answer `complete` once `n` receipts of `runId` have arrived. */
+  | { type: 'expect'; runId: string; n: number }
+  /** The latencies of one run, and its counters. */
+  | { type: 'latencies'; runId: string }
+  /** Close every client; answer once they are closed. */
+  | { type: 'close' }
+  | { type: 'exit' };
+
+export type FromCompareClients =
+  | { type: 'progress'; connected: number; target: number }
+  | { type: 'connected'; clients: number; ms: number }
+  | { type: 'expecting'; runId: string }
+  | { type: 'complete'; runId: string }
+  | { type: 'latencies'; runId: string; latencies: number[]; duplicates: number; unexpected: number; closed: number }
+  | { type: 'closed'; ms: number }
+  | { type: 'error'; message: string };

@@ -59,6 +59,17 @@ export const BUNDLING = {
   minify: true,
   sourcemap: true,
   external: ['@aws-sdk/*'],
+  /**
+   * Dynamic imports become chunks of their own beside `index.mjs` (ioredis, loaded on the first
+   * presence call): a cold start parses only the entry chunk. This needs esbuild's `outdir`
+   * (`splitting` cannot write one `outfile`): each handler's directory holds `index.mjs` and
+   * `chunks/*.mjs`, and is the Lambda asset as it is. With one file instead (no splitting), the
+   * same code still loads lazily, but the file carries it.
+   */
+  splitting: true,
+  entryNames: 'index',
+  chunkNames: 'chunks/[name]-[hash]',
+  outExtension: '.mjs',
   /** Some CommonJS dependencies call require(); give ESM bundles one. */
   banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
 } as const;

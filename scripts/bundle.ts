@@ -1,28 +1,17 @@
 /**
  * `npm run build`: bundles every handler with esbuild the way Lambda gets them (the shared
- * BUNDLING settings of functions/handlers.ts) into dist/{name}/index.mjs and prints the sizes.
+ * BUNDLING settings of functions/handlers.ts) into dist/{name}/ (index.mjs and its chunks) and
+ * prints the sizes.
  */
-import { build } from 'esbuild';
-import { statSync } from 'node:fs';
-import { BUNDLING, HANDLERS } from '../functions/handlers.ts';
+import { rmSync } from 'node:fs';
+import { HANDLERS, type HandlerName } from '../functions/handlers.ts';
+import { bundleHandler } from './bundling.ts';
 
-const rows: string[] = [];
-for (const [name, { entry }] of Object.entries(HANDLERS)) {
-  const outfile = `dist/${name}/index.mjs`;
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: BUNDLING.target,
-    format: BUNDLING.format,
-    minify: BUNDLING.minify,
-    sourcemap: BUNDLING.sourcemap,
-    external: [...BUNDLING.external],
-    legalComments: 'none',
-    banner: { js: BUNDLING.banner },
-    logLevel: 'warning',
-  });
-  rows.push(`${name.padEnd(14)} ${(statSync(outfile).size / 1024).toFixed(0).padStart(6)} KB  ${outfile}`);
+rmSync('dist', { recursive: true, force: true });
+const kb = (bytes: number): string => `${(bytes / 1024).toFixed(0).padStart(6)} KB`;
+const rows: string[] = [`${'handler'.padEnd(14)} ${'entry'.padStart(9)} ${'total'.padStart(9)}`];
+for (const name of Object.keys(HANDLERS) as HandlerName[]) {
+  const b = await bundleHandler(name);
+  rows.push(`${name.padEnd(14)} ${kb(b.entryBytes)} ${kb(b.totalBytes)}  ${b.entry}`);
 }
 console.log(rows.join('\n'));

@@ -6,12 +6,9 @@ import { MemoryPresenceStore } from '../adapters/memory/presence-store.ts';
 import { MemoryRateLimiter } from '../adapters/memory/rate-limiter.ts';
 import { MemorySlotLimiter } from '../adapters/memory/slot-limiter.ts';
 import { log, metricsPort } from '../adapters/powertools.ts';
-import { createRedisClient } from '../adapters/redis/client.ts';
-import { RedisPresenceStore } from '../adapters/redis/presence-store.ts';
-import { RedisRateLimiter } from '../adapters/redis/rate-limiter.ts';
-import { RedisSlotLimiter } from '../adapters/redis/slot-limiter.ts';
 import { Delivery } from '../domain/delivery.ts';
 import { AbuseLimits } from '../domain/limits.ts';
+import type { RedisEngines } from '../adapters/redis/engines.ts';
 import type { PresenceStore, RateLimiter, SlotLimiter } from '../domain/ports.ts';
 import { PresenceService } from '../domain/presence.ts';
 import { config, once } from './common.ts';
@@ -25,11 +22,16 @@ const engines = (): { store: PresenceStore; limiter: RateLimiter; slots: SlotLim
   once('presenceEngines', () => {
     const { redisUrl, presence } = config();
     if (redisUrl) {
-      const client = createRedisClient(redisUrl);
+      // ioredis is loaded on the first presence call (see adapters/redis/engines.ts).
+      // The abuse limits use the same client, so a connect or a message loads it on its first
+      // call: the chunk moves out of the init phase, not out of the first request.
+      let loading: Promise<RedisEngines> | undefined;
+      const load = () =>
+        (loading ??= import('../adapters/redis/engines.ts').then((m) => m.createRedisEngines(redisUrl, { clock, timeoutMs: presence.timeoutMs })));
       return {
-        store: new RedisPresenceStore({ client, clock, timeoutMs: presence.timeoutMs }),
-        limiter: new RedisRateLimiter({ client, clock }),
-        slots: new RedisSlotLimiter({ client, clock }),
+        store: new LazyPresenceStore(async () => (await load()).store),
+        limiter: new LazyRateLimiter(async () => (await load()).limiter),
+        slots: new LazySlotLimiter(async () => (await load()).slots),
       };
     }
     if (process.env['AWS_LAMBDA_FUNCTION_NAME'] && !process.env['REALTIME_LOCAL_RUNTIME']) {
@@ -77,3 +79,49 @@ export const presenceService = (endpoint?: string): PresenceService =>
       { updatesPerSecond: config().presence.updatesPerSecond },
     );
   });
+
+/** A PresenceStore that loads its engine on its first call. */
+class LazyPresenceStore implements PresenceStore {
+  constructor(private readonly engine: () => Promise<PresenceStore>) {}
+  async join(...args: Parameters<PresenceStore['join']>) {
+    return (await this.engine()).join(...args);
+  }
+  async update(...args: Parameters<PresenceStore['update']>) {
+    return (await this.engine()).update(...args);
+  }
+  async touch(...args: Parameters<PresenceStore['touch']>) {
+    return (await this.engine()).touch(...args);
+  }
+  async leave(...args: Parameters<PresenceStore['leave']>) {
+    return (await this.engine()).leave(...args);
+  }
+  async leaveAll(...args: Parameters<PresenceStore['leaveAll']>) {
+    return (await this.engine()).leaveAll(...args);
+  }
+  async members(...args: Parameters<PresenceStore['members']>) {
+    return (await this.engine()).members(...args);
+  }
+  async ping() {
+    return (await this.engine()).ping();
+  }
+}
+
+class LazyRateLimiter implements RateLimiter {
+  constructor(private readonly engine: () => Promise<RateLimiter>) {}
+  async take(...args: Parameters<RateLimiter['take']>) {
+    return (await this.engine()).take(...args);
+  }
+}
+
+class LazySlotLimiter implements SlotLimiter {
+  constructor(private readonly engine: () => Promise<SlotLimiter>) {}
+  async acquire(...args: Parameters<SlotLimiter['acquire']>) {
+    return (await this.engine()).acquire(...args);
+  }
+  async release(...args: Parameters<SlotLimiter['release']>) {
+    return (await this.engine()).release(...args);
+  }
+  async releasePrefix(...args: Parameters<SlotLimiter['releasePrefix']>) {
+    return (await this.engine()).releasePrefix(...args);
+  }
+}

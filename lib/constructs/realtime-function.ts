@@ -124,6 +124,17 @@ export class RealtimeFunction extends Construct {
         // The esbuild devDependency; synthesis must work without Docker or network.
         forceDockerBundling: false,
         logLevel: nodejs.LogLevel.WARNING,
+        // NodejsFunction bundles to one --outfile, and esbuild's code splitting needs an output
+        // directory: ioredis, a dynamic import, must be a chunk of its own (cold starts parse
+        // the entry only; see BUNDLING). So the shared bundler writes the same entry over
+        // NodejsFunction's, with its chunks: the asset is exactly what `npm run build` measures.
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) => [
+            `"${process.execPath}" --import tsx "${join(PROJECT_ROOT, 'scripts', 'bundle-handler.ts')}" ${props.handler} "${outputDir}"`,
+          ],
+        },
       },
       ...(props.vpc
         ? { vpc: props.vpc.vpc, vpcSubnets: props.vpc.subnets, securityGroups: [props.vpc.securityGroup] }

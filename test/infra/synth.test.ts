@@ -34,6 +34,27 @@ describe('npm run synth', () => {
     }
   });
 
+  it('ships the chunks of code splitting beside the entry: ioredis loads on first use', () => {
+    const assets = readdirSync(synth.outdir)
+      .filter((name) => name.startsWith('asset.') && existsSync(join(synth.outdir, name, 'index.mjs')))
+      .map((name) => join(synth.outdir, name));
+    const chunksOf = (dir: string): string[] =>
+      existsSync(join(dir, 'chunks')) ? readdirSync(join(dir, 'chunks')).filter((f) => f.endsWith('.mjs')) : [];
+    for (const dir of assets) {
+      const entry = readFileSync(join(dir, 'index.mjs'), 'utf8');
+      expect(entry).not.toMatch(/ioredis/i);
+      // Every chunk the entry names is in the asset.
+      for (const [, file] of entry.matchAll(/\.\/chunks\/([\w-]+\.mjs)/g)) expect(chunksOf(dir)).toContain(file);
+    }
+    // connect, disconnect, message and fanout reach Redis (presence, limits); authorizer and sse do not.
+    const withRedis = assets.filter((dir) => chunksOf(dir).some((f) => f.startsWith('engines-')));
+    expect(withRedis).toHaveLength(4);
+    for (const dir of withRedis) {
+      const engines = chunksOf(dir).filter((f) => f.startsWith('engines-'));
+      expect(engines.map((f) => readFileSync(join(dir, 'chunks', f), 'utf8')).join('')).toMatch(/ioredis/i);
+    }
+  });
+
   it('leaves no cdk-nag AwsSolutions error unacknowledged', () => {
     const report = new AwsSolutionsChecks().validateScope(synth.app);
     const errors = report.violations.filter((v) => v.severity === 'error');

@@ -30,6 +30,7 @@ describe('@connections management API through the real SDK client', () => {
   afterEach(() => {
     runtime.management.injectFaults(undefined);
     runtime.management.latencyMs = 0;
+    runtime.management.acceptUnknownConnections = false;
   });
 
   it('is at WS_MANAGEMENT_ENDPOINT', () => {
@@ -161,5 +162,17 @@ describe('@connections management API through the real SDK client', () => {
     expect(await ws.next()).toMatchObject({ routeKey: 'ping' });
     ws.ws.close();
     await ws.closed;
+  });
+
+  it('answers 200 for connections it does not hold only with the bench-only acceptUnknownConnections switch, and counts them', async () => {
+    const post = () => client.send(new PostToConnectionCommand({ ConnectionId: 'synthetic-000001', Data: encoder.encode('{}') }));
+    await expect(post()).rejects.toBeInstanceOf(GoneException);
+    runtime.management.acceptUnknownConnections = true;
+    runtime.management.resetStats();
+    runtime.management.syntheticPosts = 0;
+    const out = await post();
+    expect(out.$metadata.httpStatusCode).toBe(200);
+    expect(runtime.management.syntheticPosts).toBe(1);
+    expect(runtime.management.stats).toMatchObject({ posts: 1, delivered: 1, gone: 0 });
   });
 });
