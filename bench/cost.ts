@@ -10,6 +10,7 @@
  *   shared process, not Lambda's), bytes through the NAT gateway per management call, log bytes
  *   per invocation, one ECPU per Redis command, and how clients behave over a month.
  */
+import { HANDLERS } from '../functions/handlers.ts';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FunctionKey } from '../local/runtime.ts';
@@ -20,8 +21,8 @@ import { table } from './report.ts';
 export const COST_DOC = fileURLToPath(new URL('../docs/cost.md', import.meta.url));
 
 export const ASSUMPTIONS = {
-  /** Every function on Arm; the fan-out posts many calls at once, so it gets more memory (and CPU). */
-  lambdaMemoryMB: { authorizer: 256, connect: 256, disconnect: 256, message: 256, fanout: 512, sse: 256 } as Record<FunctionKey, number>,
+  /** Every function on Arm, with the memory the stack deploys (HANDLERS in functions/handlers.ts). */
+  lambdaMemoryMB: Object.fromEntries(Object.entries(HANDLERS).map(([k, h]) => [k, h.memoryMB])) as Record<FunctionKey, number>,
   /** Estimated duration on AWS: a base, plus each DynamoDB request and Redis command in turn, plus the posts in waves. */
   lambdaBaseMs: 5,
   dynamodbRequestMs: 6,

@@ -1,20 +1,22 @@
 /**
  * Every Lambda entry file, in one place: the bundler, the local runtime and the CDK stack
  * (lib/) read this list, so a handler cannot be deployed in one and forgotten in another.
- * `timeoutSeconds` is the function timeout on AWS and in the local runtime alike.
+ * `timeoutSeconds` is the function timeout on AWS and in the local runtime alike; `memoryMB` is
+ * what the stack deploys and what the cost model (bench/cost.ts) prices. The fan-out posts many
+ * calls at once and gets the most (Lambda's CPU share grows with memory); SSE streams mostly wait.
  */
 export const HANDLERS = {
-  authorizer: { entry: 'functions/ws-authorizer.ts', functionName: 'realtime-ws-authorizer', timeoutSeconds: 10 },
-  connect: { entry: 'functions/ws-connect.ts', functionName: 'realtime-ws-connect', timeoutSeconds: 10 },
-  disconnect: { entry: 'functions/ws-disconnect.ts', functionName: 'realtime-ws-disconnect', timeoutSeconds: 10 },
-  message: { entry: 'functions/ws-message.ts', functionName: 'realtime-ws-message', timeoutSeconds: 10 },
-  fanout: { entry: 'functions/fanout.ts', functionName: 'realtime-fanout', timeoutSeconds: 60 },
+  authorizer: { entry: 'functions/ws-authorizer.ts', functionName: 'realtime-ws-authorizer', timeoutSeconds: 10, memoryMB: 256 },
+  connect: { entry: 'functions/ws-connect.ts', functionName: 'realtime-ws-connect', timeoutSeconds: 10, memoryMB: 512 },
+  disconnect: { entry: 'functions/ws-disconnect.ts', functionName: 'realtime-ws-disconnect', timeoutSeconds: 10, memoryMB: 512 },
+  message: { entry: 'functions/ws-message.ts', functionName: 'realtime-ws-message', timeoutSeconds: 10, memoryMB: 512 },
+  fanout: { entry: 'functions/fanout.ts', functionName: 'realtime-fanout', timeoutSeconds: 60, memoryMB: 1024 },
   /**
    * A function URL with invoke mode RESPONSE_STREAM, outside the VPC. Lambda's maximum, 15
    * minutes; the stream ends cleanly before it (SSE_DEFAULT_MAX_DURATION_MS, and always some
    * seconds before the remaining time runs out).
    */
-  sse: { entry: 'functions/sse.ts', functionName: 'realtime-sse', timeoutSeconds: 15 * 60 },
+  sse: { entry: 'functions/sse.ts', functionName: 'realtime-sse', timeoutSeconds: 15 * 60, memoryMB: 256 },
 } as const;
 
 /** The longest SSE stream by default (`SSE_MAX_DURATION_MS`): a minute inside the function's timeout. */

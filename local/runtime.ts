@@ -409,7 +409,7 @@ async function loadFunctions(
         {
           functionName: FUNCTION_NAMES[key],
           timeoutMs: options.lambda?.timeoutMs?.[key] ?? DEFAULT_TIMEOUTS[key],
-          memoryMB: options.lambda?.memoryMB ?? 1024,
+          memoryMB: options.lambda?.memoryMB ?? HANDLERS[key].memoryMB,
           region,
         },
         handler,

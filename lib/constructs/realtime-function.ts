@@ -41,7 +41,7 @@ export interface RealtimeFunctionProps {
   readonly observability?: ObservabilityProps;
   /** Handler environment besides Powertools'. */
   readonly environment?: Record<string, string>;
-  /** @default 1024 (Lambda's CPU share grows with memory; fan-out posts in parallel) */
+  /** @default the handler's `memoryMB` in functions/handlers.ts (the cost model prices the same) */
   readonly memorySize?: number;
   /** Places the function in these subnets with this security group. @default outside any VPC */
   readonly vpc?: { readonly vpc: ec2.IVpc; readonly subnets: ec2.SubnetSelection; readonly securityGroup: ec2.ISecurityGroup };
@@ -101,7 +101,7 @@ export class RealtimeFunction extends Construct {
       runtime: nodeRuntime(BUNDLING.nodeMajor),
       architecture: lambda.Architecture.ARM_64,
       timeout: Duration.seconds(spec.timeoutSeconds),
-      memorySize: props.memorySize ?? 1024,
+      memorySize: props.memorySize ?? spec.memoryMB,
       logGroup: this.logGroup,
       role: this.role,
       // Structured JSON logs come from Powertools Logger; the platform's lines (START, REPORT) stay text.

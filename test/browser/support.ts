@@ -2,6 +2,7 @@
  * Browser test support: Debian's Chromium driven by playwright-core, one persistent context
  * (a fresh profile directory) per user, against the demo page of the local runtime.
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,9 @@ export interface Browser {
 
 /** A headless Chromium with its own profile (launchPersistentContext: `launch()` refuses --user-data-dir). */
 export async function openBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`No Chromium at ${CHROMIUM}: install Debian's (apt-get install -y chromium; .ci/run does) or set CHROMIUM_PATH`);
+  }
   const dir = await mkdtemp(join(tmpdir(), 'realtime-chromium-'));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,

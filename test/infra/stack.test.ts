@@ -270,12 +270,13 @@ describe('presence cache and network', () => {
 });
 
 describe('every function', () => {
-  it.each(ALL)('%s: ARM64, Node.js 22, its handler timeout, Powertools settings, source maps', (handler) => {
+  it.each(ALL)('%s: ARM64, Node.js 22, its handler timeout and memory, Powertools settings, source maps', (handler) => {
     expect(functionProps(handler)).toMatchObject({
       Architectures: ['arm64'],
       Runtime: 'nodejs22.x',
       Handler: 'index.handler',
       Timeout: HANDLERS[handler].timeoutSeconds,
+      MemorySize: HANDLERS[handler].memoryMB,
       LoggingConfig: { LogGroup: expect.anything() },
     });
     expect(env(handler)).toMatchObject({
