@@ -772,7 +772,7 @@ async function runFanout(options: Options): Promise<Summary[]> {
           const r = await one(`s${String(n)}-r${String(i)}`);
           runs.push(r);
           progress(
-            `N=${fmt(n)} synthetic, ${String(options.latencyMs)} ms added, run ${String(i)}/${String(options.runs)}: ${ms(r.wallMs)} ` +
+            `N=${fmt(n)} synthetic, ${String(options.latencyMs)} ms added, run ${String(i)}/${String(syntheticRuns)}: ${ms(r.wallMs)} ` +
               `(${fmt(r.posts)} posts, ${String(r.invocations)} invocations, at most ${String(r.peakInvocations)} at once${r.exactlyOnce ? '' : ', NOT exactly once'})`,
           );
         }

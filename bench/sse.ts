@@ -35,7 +35,8 @@ export type SseMode = 'per-user' | 'shared';
 /** The standard run, and `--quick`. */
 export const SSE = {
   streams: 200,
-  rounds: 20,
+  /** 10 rounds per layout (2,000 deliveries each) keep the whole `npm run bench` under 10 minutes. */
+  rounds: 10,
   /** How long the idle streams' polls are counted before the first round. */
   idleMs: 5_000,
   quickStreams: 50,
