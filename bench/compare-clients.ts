@@ -28,6 +28,8 @@ interface Run {
 const clients: Client[] = [];
 const runs = new Map<string, Run>();
 let unexpected = 0;
+/** Subscribes answered INTERNAL and sent again (reported on stderr). */
+let subscribeRetries = 0;
 let closed = 0;
 let closing = false;
 
@@ -83,8 +85,12 @@ function runtimeClient(url: string, token: string, jobId: string, index: number)
     new Promise<Client>((resolve, reject) => {
       const ws = new WebSocket(`${url}/?token=${encodeURIComponent(token)}`, { perMessageDeflate: false });
       const client: Client = { close: () => ws.terminate() };
+      const subscribe = (): void => ws.send(JSON.stringify({ action: 'subscribe', channel: `jobs.${jobId}`, requestId: `s${String(index)}` }));
+      // An INTERNAL answer says "try again" (a handler timed out under this load): a client
+      // retries it, as the SDK does; anything else fails the run.
+      let retries = 0;
       ws.on('message', (data) => {
-        let m: { event?: unknown; requestId?: unknown; message?: unknown; data?: { message?: unknown } };
+        let m: { event?: unknown; code?: unknown; requestId?: unknown; message?: unknown; data?: { message?: unknown } };
         try {
           m = JSON.parse(data.toString()) as typeof m;
         } catch {
@@ -93,12 +99,17 @@ function runtimeClient(url: string, token: string, jobId: string, index: number)
         }
         if (m.event === 'job:update') onUpdate(index, m.data?.message);
         else if (m.event === 'subscribed' && m.requestId === `s${String(index)}`) resolve(client);
-        else if (m.event === 'error') reject(new Error(`client ${String(index)}: ${String(m.message)}`));
+        else if (m.event === 'error' && m.code === 'INTERNAL' && retries < 3) {
+          retries++;
+          subscribeRetries++;
+          process.stderr.write(`client ${String(index)}: subscribe answered INTERNAL, retry ${String(retries)} (${String(subscribeRetries)} in all)\n`);
+          setTimeout(subscribe, 250 * retries);
+        } else if (m.event === 'error') reject(new Error(`client ${String(index)}: ${String(m.message)}`));
         else unexpected++;
       });
       ws.once('open', () => {
         ws.on('close', () => void (closing || closed++));
-        ws.send(JSON.stringify({ action: 'subscribe', channel: `jobs.${jobId}`, requestId: `s${String(index)}` }));
+        subscribe();
       });
       ws.once('unexpected-response', (_req, res) => {
         res.resume();
