@@ -1,35 +1,27 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { createRedisClient } from '../../functions/adapters/redis/client.ts';
 import { MemoryRateLimiter } from '../../functions/adapters/memory/rate-limiter.ts';
-import { createRedisClient, type RedisClient } from '../../functions/adapters/redis/client.ts';
 import { RedisRateLimiter } from '../../functions/adapters/redis/rate-limiter.ts';
 import { PresenceUnavailableError } from '../../functions/domain/ports.ts';
 import { FakeClock } from '../support/clock.ts';
 import { uniqueId } from '../support/ids.ts';
-import { startRedis, type LocalRedis } from '../support/redis.ts';
+import { startRedis } from '../support/redis.ts';
+import { useRedisClient } from '../support/redis-client.ts';
 import { describeRateLimiterContract } from './rate-limiter.contract.ts';
 
-let redis: LocalRedis;
-let client: RedisClient;
-beforeAll(async () => {
-  redis = await startRedis();
-  client = createRedisClient(redis.url);
-});
-afterAll(async () => {
-  client.disconnect();
-  await redis.stop();
-});
+const local = useRedisClient();
 
 describeRateLimiterContract('memory', ({ clock }) => new MemoryRateLimiter({ clock }));
-describeRateLimiterContract('Redis', ({ clock }) => new RedisRateLimiter({ client, clock }));
+describeRateLimiterContract('Redis', ({ clock }) => new RedisRateLimiter({ client: local.client, clock }));
 
 describe('RedisRateLimiter (Redis only)', () => {
   it('keeps a bucket in one hash tagged by its key, expiring once it would be full again', async () => {
-    const limiter = new RedisRateLimiter({ client, clock: new FakeClock() });
+    const limiter = new RedisRateLimiter({ client: local.client, clock: new FakeClock() });
     const key = uniqueId('rl');
     await limiter.take(key, 10, 2); // 9 tokens left: full again in 500 ms
     expect(limiter.bucketKey(key)).toBe(`rt:rl:{${key}}`);
-    expect(await client.hgetall(`rt:rl:{${key}}`)).toMatchObject({ tokens: '9' });
-    const pttl = await client.pttl(`rt:rl:{${key}}`);
+    expect(await local.client.hgetall(`rt:rl:{${key}}`)).toMatchObject({ tokens: '9' });
+    const pttl = await local.client.pttl(`rt:rl:{${key}}`);
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(500 + 1_000);
   });
